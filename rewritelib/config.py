@@ -1,0 +1,213 @@
+"""DataConfig: every knob of the data set, validated up front.
+
+Bad values raise :class:`ConfigError` with one line that names the parameter and the
+allowed range, before any randomness is drawn or any file is written. The CLI turns that
+line into a clean non-zero exit.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import asdict, dataclass
+
+FAMILIES = ("none", "repeated", "periodic", "mirrored", "mixed")
+MAX_ALPHABET = 62  # letters and digits: the model tokenizers keep punctuation for separators
+
+
+class ConfigError(ValueError):
+    """A parameter is out of its allowed range. The message is one line for the user."""
+
+
+def parse_range(value, name: str) -> tuple[int, int]:
+    """``20`` -> (20, 20); ``"10-20"`` or ``(10, 20)`` -> (10, 20)."""
+    try:
+        if isinstance(value, str):
+            lo, _, hi = value.partition("-")
+            lo, hi = int(lo), int(hi or lo)
+        elif isinstance(value, (tuple, list)):
+            lo, hi = (int(v) for v in value)
+        else:
+            lo = hi = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected an integer N or a range LO-HI (got {value!r})") from None
+    if lo > hi:
+        raise ConfigError(f"{name}: range LO-HI needs LO <= HI (got {lo}-{hi})")
+    return lo, hi
+
+
+def parse_int_set(value, name: str) -> tuple[int, ...]:
+    """``5`` -> (5,); ``"1,5,10"`` -> (1, 5, 10); ``"1-3"`` -> (1, 2, 3)."""
+    if isinstance(value, (tuple, list)):
+        items = [str(v) for v in value]
+    else:
+        items = str(value).split(",")
+    out: set[int] = set()
+    for item in items:
+        lo, hi = parse_range(item.strip(), name)
+        out.update(range(lo, hi + 1))
+    return tuple(sorted(out))
+
+
+def parse_skew(value) -> float | None:
+    """``"uniform"``/None -> None (S = budget / I each); a number -> power-law shape a."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "uniform"):
+        return None
+    try:
+        a = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"skew: expected 'uniform' or a number > 0 (got {value!r})") from None
+    if not (a > 0 and math.isfinite(a)):
+        raise ConfigError(f"skew: the power-law shape a must be a finite number > 0 (got {value!r})")
+    return a
+
+
+def _check_int(name: str, value, lo: int, hi: float = math.inf) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            if float(value) != int(value):
+                raise ValueError
+            value = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected an integer (got {value!r})") from None
+    if not lo <= value <= hi:
+        upper = "" if hi == math.inf else f" and <= {hi}"
+        raise ConfigError(f"{name}: must be >= {lo}{upper} (got {value})")
+    return value
+
+
+def string_capacity(alphabet_size: int, lengths: tuple[int, int]) -> float:
+    """How many distinct strings have a length in the range (a float: it can be huge)."""
+    return sum(float(alphabet_size) ** n for n in range(lengths[0], lengths[1] + 1))
+
+
+@dataclass
+class DataConfig:
+    """One data set: training rules and examples, plus unseen test rules.
+
+    Defaults follow the paper (inputs of 50 letters, patterns of 20, 26 letters,
+    10^6 training examples, no no-ops). ``pattern_length`` and ``replacement_length``
+    take N or LO-HI; ``occurrences`` a set such as ``1,5,10,15,20``.
+    """
+
+    n_instructions: int = 1000
+    budget: int = 1_000_000
+    noop_fraction: float = 0.0
+    skew: float | str | None = None  # None / "uniform", or the power-law shape a > 0
+    input_length: int = 50
+    pattern_length: int | str | tuple = 20
+    replacement_length: int | str | tuple | None = None  # None: drawn like the pattern
+    alphabet: str = string.ascii_lowercase
+    occurrences: int | str | tuple = 1
+    test_instructions: int = 1000
+    test_examples: int = 100_000
+    test_noop_fraction: float | None = None  # None: same as noop_fraction
+    test_occurrences: int | str | tuple | None = None  # None: same as occurrences
+    seen_examples: int = 10_000  # fresh inputs for training rules: accuracy on *seen* rules
+    family: str = "none"
+    family_k: int | str | tuple = "3-4"
+    test_family_k: int | str | tuple | None = None  # None: same as family_k
+    encrypt: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        self.n_instructions = _check_int("n_instructions", self.n_instructions, 1)
+        self.budget = _check_int("budget", self.budget, 1)
+        self.input_length = _check_int("input_length", self.input_length, 1)
+        self.test_instructions = _check_int("test_instructions", self.test_instructions, 1)
+        self.test_examples = _check_int("test_examples", self.test_examples, 1)
+        self.seen_examples = _check_int("seen_examples", self.seen_examples, 0)
+        self.seed = _check_int("seed", self.seed, 0, 2**63 - 1)
+        if self.budget < self.n_instructions:
+            raise ConfigError(f"budget: must be >= n_instructions = {self.n_instructions} "
+                              f"so every instruction can have an example (got {self.budget})")
+        if self.test_examples < self.test_instructions:
+            raise ConfigError(f"test_examples: must be >= test_instructions = "
+                              f"{self.test_instructions} (got {self.test_examples})")
+        self.noop_fraction = self._check_fraction("noop_fraction", self.noop_fraction)
+        if self.test_noop_fraction is None:
+            self.test_noop_fraction = self.noop_fraction
+        self.test_noop_fraction = self._check_fraction("test_noop_fraction", self.test_noop_fraction)
+        self.skew = parse_skew(self.skew)
+        self._check_alphabet()
+        self._check_lengths()
+        self._check_occurrences()
+        self._check_family()
+        self._check_capacity()
+
+    @staticmethod
+    def _check_fraction(name, value) -> float:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected a number in [0, 1] (got {value!r})") from None
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{name}: must be in [0, 1] (got {value})")
+        return value
+
+    def _check_alphabet(self):
+        a = self.alphabet
+        if not isinstance(a, str) or not a.isascii() or not a.isalnum():
+            raise ConfigError(f"alphabet: must be ASCII letters and digits only (got {a!r})")
+        if len(set(a)) != len(a):
+            raise ConfigError(f"alphabet: letters must be distinct (got {a!r})")
+        if not 2 <= len(a) <= MAX_ALPHABET:
+            raise ConfigError(f"alphabet: needs 2 to {MAX_ALPHABET} letters (got {len(a)})")
+
+    def _check_lengths(self):
+        self.pattern_length = parse_range(self.pattern_length, "pattern_length")
+        if self.replacement_length is None:
+            self.replacement_length = self.pattern_length
+        self.replacement_length = parse_range(self.replacement_length, "replacement_length")
+        if self.pattern_length[0] < 1:
+            raise ConfigError(f"pattern_length: must be >= 1 (got {self.pattern_length[0]})")
+        if self.replacement_length[0] < 0:
+            raise ConfigError(f"replacement_length: must be >= 0 (got {self.replacement_length[0]})")
+        if self.pattern_length[1] > self.input_length:
+            raise ConfigError(f"pattern_length: must be <= input_length = {self.input_length} "
+                              f"(got {self.pattern_length[1]})")
+
+    def _check_occurrences(self):
+        for name in ("occurrences", "test_occurrences"):
+            value = getattr(self, name)
+            if value is None:
+                value = self.occurrences
+            counts = parse_int_set(value, name)
+            most = self.input_length // self.pattern_length[1]
+            if counts[0] < 1 or counts[-1] > most:
+                raise ConfigError(
+                    f"{name}: each count must be in [1, input_length // pattern_length = {most}] "
+                    f"so the planted copies fit without overlap (got {value})")
+            setattr(self, name, counts)
+
+    def _check_family(self):
+        if self.family not in FAMILIES:
+            raise ConfigError(f"family: must be one of {', '.join(FAMILIES)} (got {self.family!r})")
+        if self.test_family_k is None:
+            self.test_family_k = self.family_k
+        for name in ("family_k", "test_family_k"):
+            k = parse_range(getattr(self, name), name)
+            if self.family != "none" and not 1 <= k[0] <= k[1] <= self.pattern_length[0]:
+                raise ConfigError(f"{name}: must lie in [1, pattern_length = "
+                                  f"{self.pattern_length[0]}] (got {k[0]}-{k[1]})")
+            setattr(self, name, k)
+
+    def _check_capacity(self):
+        # Every pattern and replacement of every rule is drawn distinct from all the others:
+        # that is what makes the test rules strictly unseen. The alphabet must hold that many.
+        # (Families hold fewer strings; their sampler says so if it runs dry.)
+        rules = self.n_instructions + self.test_instructions
+        a = len(self.alphabet)
+        p, r = self.pattern_length, self.replacement_length
+        union = string_capacity(a, (min(p[0], r[0]), max(p[1], r[1])))
+        needs = [(string_capacity(a, p), rules), (string_capacity(a, r), rules), (union, 2 * rules)]
+        for have, need in needs:
+            if have < need:
+                raise ConfigError(
+                    f"n_instructions: n_instructions + test_instructions = {rules} rules need "
+                    f"{need} distinct strings but {a} letters with pattern_length {p[0]}-{p[1]} "
+                    f"and replacement_length {r[0]}-{r[1]} make only {int(have)}; "
+                    "use fewer rules, longer strings or a larger alphabet")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

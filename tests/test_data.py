@@ -1,0 +1,168 @@
+"""The data layer: every example is right, the split is strictly unseen, shares hold."""
+
+import numpy as np
+import pytest
+
+from rewritelib.budget import examples_per_rule
+from rewritelib.config import DataConfig
+from rewritelib.dataset import build_dataset
+from rewritelib.families import _is_primitive
+from rewritelib.inputs import encipher
+from rewritelib.rules import count_occurrences, rewrite
+
+from conftest import small_config
+
+
+def check_every_example(ds):
+    cfg = ds.config
+    for name, split in ds.splits.items():
+        for row in split.rows():
+            target = rewrite(row["input"], row["pattern"], row["replacement"])
+            if ds.cipher:
+                target = encipher([target], cfg.alphabet, ds.cipher)[0]
+            assert row["output"] == target, (name, row)
+            occ = count_occurrences(row["input"], row["pattern"])
+            assert row["occurrences"] == occ, (name, row)
+            assert row["is_noop"] == (occ == 0)
+            assert len(row["input"]) == cfg.input_length
+            assert set(row["input"]) <= set(cfg.alphabet)
+            lo, hi = cfg.pattern_length
+            assert lo <= len(row["pattern"]) <= hi
+            lo, hi = cfg.replacement_length
+            assert lo <= len(row["replacement"]) <= hi
+
+
+def test_every_example_is_its_rewrite(small_dataset):
+    check_every_example(small_dataset)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(encrypt=True),
+    dict(pattern_length=1, replacement_length=1, alphabet="abcdefgh", input_length=6,
+         occurrences=1, n_instructions=3, test_instructions=1),
+    dict(family="mixed", family_k="2-3", test_family_k=1, pattern_length=6,
+         alphabet="abcdefghij", input_length=30),
+    dict(occurrences="1,3,5", pattern_length=4, alphabet="abc", input_length=32,
+         n_instructions=20, test_instructions=10),
+])
+def test_every_example_is_its_rewrite_in_hard_corners(kw):
+    check_every_example(build_dataset(small_config(**kw)))
+
+
+def test_paper_scale_defaults_hold_planted_pattern():
+    ds = build_dataset(DataConfig(n_instructions=50, budget=2000, test_instructions=50,
+                                  test_examples=500, seen_examples=100))
+    check_every_example(ds)
+    assert all(len(p) == 20 for p in ds.splits["train"].pattern)
+
+
+def test_test_rules_strictly_unseen_over_many_seeds():
+    # A tiny alphabet and short strings make collisions likely if the split leaked.
+    for seed in range(40):
+        ds = build_dataset(small_config(alphabet="abc", pattern_length="3-4",
+                                        replacement_length="3-4", input_length=12, seed=seed,
+                                        n_instructions=25, test_instructions=20, budget=600,
+                                        occurrences=1,
+                                        test_examples=300, seen_examples=60))
+        train = set(ds.splits["train"].pattern) | set(ds.splits["train"].replacement)
+        test_p, test_r = ds.splits["test"].pattern, ds.splits["test"].replacement
+        assert not train & (set(test_p) | set(test_r)), seed
+        assert set(ds.splits["train"].rule_id.tolist()).isdisjoint(ds.splits["test"].rule_id.tolist())
+        # and the seen split only uses training rules
+        assert set(ds.splits["seen"].rule_id.tolist()) <= set(ds.splits["train"].rule_id.tolist())
+
+
+def test_rules_distinct_and_counts_realized(small_dataset):
+    ds = small_dataset
+    strings = ds.train_rules.patterns + ds.train_rules.replacements
+    assert len(set(strings)) == len(strings)
+    realized = np.bincount(ds.splits["train"].rule_id, minlength=ds.config.n_instructions)
+    assert (realized == ds.train_counts).all()
+    assert ds.train_counts.sum() == ds.config.budget
+
+
+@pytest.mark.parametrize("f", [0.0, 0.1, 0.37, 0.5, 1.0])
+def test_noop_share(f):
+    ds = build_dataset(small_config(noop_fraction=f))
+    assert abs(ds.splits["train"].is_noop.mean() - f) <= 1 / ds.config.budget
+    assert ds.spec()["noop_share"]["train"] == pytest.approx(f, abs=1e-3)
+
+
+def test_occurrence_set_is_used():
+    ds = build_dataset(small_config(occurrences="1,2,4", noop_fraction=0, pattern_length=3,
+                                    input_length=24, budget=3000))
+    occ = ds.splits["train"].occurrences
+    assert set(occ.tolist()) == {1, 2, 4}
+    assert all(abs((occ == c).mean() - 1 / 3) < 0.05 for c in (1, 2, 4))
+
+
+def test_uniform_budget_split():
+    counts = examples_per_rule(np.random.default_rng(0), 7, 100, None)
+    assert counts.sum() == 100 and set(counts.tolist()) == {14, 15}
+
+
+@pytest.mark.parametrize("a", [2.0, 1.0, 0.5, 0.1])
+def test_skew_follows_power_law(a):
+    # Weights X have density a x^(a-1): P(X <= t) = t^a and E[X] = a / (a + 1). With
+    # many examples per rule, count / mean count * E[X] estimates each rule's weight.
+    counts = examples_per_rule(np.random.default_rng(3), 2000, 2_000_000, a)
+    assert counts.sum() == 2_000_000
+    rel = counts / counts.mean() * a / (a + 1)
+    for t in (0.25, 0.5):
+        assert abs((rel <= t).mean() - t ** a) < 0.03, (a, t)
+
+
+def test_skew_leaves_rare_rules_unseen():
+    ds = build_dataset(small_config(skew=0.05, n_instructions=200, budget=2000))
+    summary = ds.spec()["train_counts_summary"]
+    assert summary["rules_with_examples"] < 150 and summary["top10pct_share"] > 0.5
+
+
+def runs(s):
+    out, i = [], 0
+    while i < len(s):
+        j = i
+        while j < len(s) and s[j] == s[i]:
+            j += 1
+        out.append(j - i)
+        i = j
+    return out
+
+
+def reads_as(shape, p, k):
+    if shape == "repeated":
+        r = runs(p)
+        return all(x == k for x in r[:-1]) and 1 <= r[-1] <= k
+    if shape == "periodic":
+        unit = p[:k]
+        return p == (unit * len(p))[:len(p)] and _is_primitive(list(unit))
+    block = p[:k] + p[:k][::-1]
+    return p == (block * len(p))[:len(p)]
+
+
+@pytest.mark.parametrize("family", ["repeated", "periodic", "mirrored", "mixed"])
+def test_family_patterns_have_their_shape(family):
+    ds = build_dataset(small_config(family=family, family_k="3-4", test_family_k="1-2",
+                                    pattern_length=12, alphabet="abcdefgh", input_length=40))
+    shapes = set()
+    for split, ks in (("train", {3, 4}), ("test", {1, 2})):
+        s = ds.splits[split]
+        for p, fam, k in zip(s.pattern, s.family, s.k):
+            assert k in ks and reads_as(fam, p, k), (fam, p, k)
+            shapes.add(fam)
+    assert shapes == ({"repeated", "periodic", "mirrored"} if family == "mixed" else {family})
+
+
+def test_encryption_is_a_seeded_substitution():
+    plain = build_dataset(small_config())
+    enc = build_dataset(small_config(encrypt=True))
+    assert sorted(enc.cipher) == sorted(enc.config.alphabet) and enc.cipher != enc.config.alphabet
+    table = str.maketrans(enc.config.alphabet, enc.cipher)
+    assert enc.splits["train"].input == plain.splits["train"].input
+    assert enc.splits["train"].output == [o.translate(table) for o in plain.splits["train"].output]
+
+
+def test_streams_are_independent():
+    a = build_dataset(small_config(test_examples=1000))
+    b = build_dataset(small_config(test_examples=500))
+    assert a.splits["train"].input == b.splits["train"].input
