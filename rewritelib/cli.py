@@ -1,6 +1,9 @@
-"""Command line: ``python -m rewritelib data --out DIR [options]``.
+"""Command line: ``python -m rewritelib data|train ...``.
 
-Every option is passed as text to DataConfig, which validates it; any ConfigError
+    python -m rewritelib data --out DIR [options]
+    python -m rewritelib train --data DIR --model scratch|pretrained --preset NAME --out RUN
+
+Options go to DataConfig / RunConfig, which validate them; any ConfigError or ModelError
 becomes one line on stderr and exit status 2, with nothing written.
 """
 
@@ -69,12 +72,56 @@ def run_data(args) -> int:
     return 0
 
 
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="a folder made by `rewritelib data`")
+    p.add_argument("--out", required=True, help="the run folder (result.json, evals.jsonl, weights)")
+    p.add_argument("--model", default="scratch", help="scratch (GPT-2 from scratch) or pretrained (LoRA)")
+    p.add_argument("--preset", default="tiny", help="scratch: tiny, cpu, small, gpu, paper; "
+                   "pretrained: tiny, cpu, gpu, paper (default: tiny)")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    num = [("--max-steps", int), ("--epochs", float), ("--lr", float), ("--batch-size", int),
+           ("--grad-accum", int), ("--warmup", float), ("--weight-decay", float), ("--clip", float),
+           ("--seed", int), ("--eval-every", int), ("--target-accuracy", float),
+           ("--log-every", int), ("--lora-rank", int), ("--lora-alpha", int),
+           ("--lora-dropout", float), ("--eval-examples", int), ("--eval-batch-size", int)]
+    for flag, kind in num:
+        p.add_argument(flag, type=kind, default=None, help="override the preset's value")
+    p.add_argument("--model-name", default=None, help="pretrained: smollm2 (offline GGUF, default), "
+                   "a Hugging Face id or a local folder")
+    p.add_argument("--lora-targets", default=None, help="comma-separated module names")
+    p.add_argument("--presentation", default=None, help="pretrained: spaced (default) or plain letters")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda")
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile on CUDA")
+
+
+def run_train(args) -> int:
+    from .run import RunConfig, run
+
+    kw = {k: v for k, v in vars(args).items() if k not in ("command", "func", "no_progress")}
+    if kw["lora_targets"]:
+        kw["lora_targets"] = [t.strip() for t in kw["lora_targets"].split(",") if t.strip()]
+    cfg = RunConfig.from_args(**kw)
+    result = run(cfg, command="python -m rewritelib " + " ".join(sys.argv[1:]),
+                 progress=not args.no_progress)
+    m = result["metrics"]
+    fmt = lambda s: "n/a" if s["exact_match"] is None else f"{s['exact_match']:.3f}"  # noqa: E731
+    print(f"wrote {cfg.out}/result.json: exact match seen {fmt(m['seen'])} (n={m['seen']['n']}), "
+          f"unseen {fmt(m['unseen'])} (n={m['unseen']['n']}), no-op {fmt(m['noop'])}, "
+          f"has-op {fmt(m['has_op'])}; {result['train_info']['steps']} steps, "
+          f"{result['train_info']['tokens_per_s']:,.0f} tokens/s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="rewritelib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     data = sub.add_parser("data", help="generate a rewrite-rule data set")
     add_data_args(data)
     data.set_defaults(func=run_data)
+    train = sub.add_parser("train", help="train and evaluate one model on a data folder")
+    add_train_args(train)
+    train.set_defaults(func=run_train)
     return parser
 
 
@@ -82,6 +129,6 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as e:
+    except ConfigError as e:  # ModelError included
         print(f"rewritelib {args.command}: error: {e}", file=sys.stderr)
         return 2

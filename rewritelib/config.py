@@ -19,6 +19,10 @@ class ConfigError(ValueError):
     """A parameter is out of its allowed range. The message is one line for the user."""
 
 
+class ModelError(ConfigError):
+    """A model could not be built or loaded; the message is one line for the user."""
+
+
 def parse_range(value, name: str) -> tuple[int, int]:
     """``20`` -> (20, 20); ``"10-20"`` or ``(10, 20)`` -> (10, 20)."""
     try:

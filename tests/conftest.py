@@ -1,3 +1,7 @@
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model must load with no hub at all
+
 import pytest
 
 from rewritelib.config import DataConfig
@@ -17,3 +21,19 @@ def small_config(**kw) -> DataConfig:
 @pytest.fixture(scope="session")
 def small_dataset():
     return build_dataset(small_config())
+
+
+def tiny_rules_config(**kw) -> DataConfig:
+    """A handful of short rules: a tiny model learns them in seconds."""
+    base = dict(n_instructions=4, budget=2000, test_instructions=4, test_examples=200,
+                seen_examples=200, input_length=6, pattern_length=2, alphabet="abcd",
+                noop_fraction=0.25, seed=0)
+    base.update(kw)
+    return DataConfig(**base)
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory):
+    from rewritelib.dataset import write_dataset
+
+    return write_dataset(build_dataset(tiny_rules_config()), tmp_path_factory.mktemp("data") / "tiny")

