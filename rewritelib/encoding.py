@@ -58,7 +58,7 @@ def _lookup_encode(table: np.ndarray, prompts: list[str], targets: list[str],
                    prompt_lens: np.ndarray, target_lens: np.ndarray) -> Encoded:
     """Map every character through ``table`` at once (one token per character)."""
     length = prompt_lens + target_lens + 1
-    width = int(length.max())
+    width = int(length.max()) if len(length) else 0
     blob = "".join((p + t + _EOS_CHAR).ljust(width, _PAD_CHAR) for p, t in zip(prompts, targets))
     ids = table[np.frombuffer(blob.encode("latin-1"), dtype=np.uint8)].reshape(len(prompts), width)
     return Encoded(ids, prompt_lens, length)

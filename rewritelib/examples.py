@@ -53,7 +53,7 @@ def read_data_dir(folder: str | Path) -> dict[str, dict]:
     if not folder.is_dir():
         raise ConfigError(f"data: {folder} is not a folder (make one with `python -m rewritelib data`)")
     splits = {"train": folder / "train.jsonl", "unseen": folder / "test.jsonl"}
-    if (folder / "seen.jsonl").exists():
+    if (folder / "seen.jsonl").exists() and (folder / "seen.jsonl").stat().st_size:
         splits["seen"] = folder / "seen.jsonl"
     for name, path in splits.items():
         if not path.exists():
