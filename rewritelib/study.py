@@ -1,0 +1,162 @@
+"""Sweeps through Papermill: one executed training notebook per grid point and seed.
+
+    papermill_runs/<study>/<run_id>/run.ipynb     the executed 02_training notebook
+    papermill_runs/<study>/<run_id>/result.json   its record (see records.py)
+    papermill_runs/<study>/<run_id>/failed.json   instead, when the run failed
+    papermill_runs/<study>/summary.csv            one row per run and split
+
+A run whose ``result.json`` exists is skipped, so a killed sweep resumes where it stopped.
+A failed run is recorded with papermill's error and the sweep goes on; it does not count as
+done, so the next sweep tries it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import traceback
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .config import DataConfig
+from .dataset import build_dataset, write_dataset
+from .presets import run_settings
+from .records import atomic_write_json, atomic_write_text, now
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+SPLITS = ("seen", "unseen", "noop", "has_op")
+
+
+def study_name(base: str, preset: str) -> str:
+    """'diversity' at the cpu preset (the committed records), 'diversity-tiny' etc. else."""
+    return base if preset == "cpu" else f"{base}-{preset}"
+
+
+def runs_root() -> Path:
+    """Where sweeps write: papermill_runs/ of the checkout, or $REWRITELIB_RUNS (tests)."""
+    return Path(os.environ.get("REWRITELIB_RUNS", ROOT / "papermill_runs"))
+
+
+def run_id(point: dict, seed: int) -> str:
+    """A readable, stable folder name: I0064-noop0.2-skewuniform-s0."""
+    parts = [f"I{point['n_instructions']:04d}"]
+    if point.get("noop_fraction") is not None:
+        parts.append(f"noop{point['noop_fraction']}")
+    parts.append(f"skew{point.get('skew', 'uniform')}")
+    return "-".join(parts + [f"s{seed}"])
+
+
+def train_one(preset: str, n_instructions: int, seed: int = 0, noop_fraction=None,
+              skew="uniform", run_dir: str | Path | None = None, data_overrides=None,
+              train_overrides=None, progress: bool = True) -> dict:
+    """Build the data of one grid point (in a temporary folder: data is cheap to rebuild
+    and large), train and evaluate; returns the result record written to run_dir."""
+    from .run import RunConfig, run
+
+    data_kw, train_kw = run_settings(preset, n_instructions, seed, noop_fraction, skew,
+                                     data_overrides, train_overrides)
+    cfg = DataConfig(**data_kw)  # bad values fail here, with one line
+    run_dir = Path(run_dir or runs_root() / "single" / run_id(
+        {"n_instructions": n_instructions, "noop_fraction": noop_fraction, "skew": skew}, seed))
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = write_dataset(build_dataset(cfg), Path(tmp) / "data")
+        rc = RunConfig.from_args(data=str(data_dir), out=str(run_dir), overwrite=True, **train_kw)
+        result = run(rc, command=f"train_one(preset={preset!r}, n_instructions={n_instructions}, "
+                                 f"seed={seed}, noop_fraction={noop_fraction!r}, skew={skew!r})",
+                     progress=progress)
+    result["run_info"]["data"] = "(temporary; rebuilt from data_spec)"
+    result["run_info"]["preset"] = preset
+    atomic_write_json(run_dir / "result.json", result)
+    return result
+
+
+def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str | Path | None = None,
+              extra: dict | None = None, progress: bool = True) -> list[dict]:
+    """Execute the training notebook for every point x seed not yet done."""
+    import papermill as pm
+
+    notebook = Path(notebook or NOTEBOOKS / "02_training.ipynb")
+    study_dir = runs_root() / study
+    jobs = [(p, s) for p in points for s in seeds]
+    statuses = []
+    for point, seed in tqdm(jobs, desc=study, disable=not progress):
+        rid = run_id(point, seed)
+        run_dir = study_dir / rid
+        if (run_dir / "result.json").exists():
+            statuses.append({"run_id": rid, "status": "skipped"})
+            continue
+        run_dir.mkdir(parents=True, exist_ok=True)
+        params = {**(extra or {}), **point, "seed": seed, "preset": preset, "run_dir": str(run_dir),
+                  "progress": False}
+        try:
+            pm.execute_notebook(str(notebook), str(run_dir / "run.ipynb"), parameters=params,
+                                kernel_name="python3", progress_bar=False, cwd=str(notebook.parent))
+            (run_dir / "failed.json").unlink(missing_ok=True)
+            statuses.append({"run_id": rid, "status": "done"})
+        except Exception as e:  # papermill's error: record it, keep sweeping
+            error = {"run_id": rid, "status": "failed", "params": params, "time": now(),
+                     "error": f"{type(e).__name__}: {getattr(e, 'evalue', e)}",
+                     "details": "".join(traceback.format_exception_only(type(e), e))[-4000:]}
+            atomic_write_json(run_dir / "failed.json", error)
+            statuses.append({"run_id": rid, "status": "failed", "error": error["error"]})
+    return statuses
+
+
+def collect(study: str) -> pd.DataFrame:
+    """Every finished run of a study as tidy rows: one per run and split."""
+    rows = []
+    for path in sorted((runs_root() / study).glob("*/result.json")):
+        r = json.loads(path.read_text())
+        spec, info = r["run_info"]["data_spec"] or {}, r["train_info"]
+        for split in SPLITS:
+            m = r["metrics"].get(split) or {}
+            if m.get("n"):
+                rows.append({
+                    "study": study, "run_id": path.parent.name, "seed": r["run_info"]["seed"],
+                    "n_instructions": spec.get("n_instructions"), "budget": spec.get("budget"),
+                    "noop_fraction": spec.get("noop_fraction"),
+                    "skew": "uniform" if spec.get("skew") is None else spec.get("skew"),
+                    "split": split, "exact_match": m["exact_match"], "n": m["n"],
+                    "steps": info["steps"], "train_seconds": round(info["seconds"], 2),
+                    "rules_with_examples": (r["run_info"].get("data_summary") or {}).get("rules_with_examples"),
+                })
+    return pd.DataFrame(rows)
+
+
+def failures(study: str) -> list[dict]:
+    """Runs that failed and have not succeeded since."""
+    out = []
+    for path in sorted((runs_root() / study).glob("*/failed.json")):
+        if not (path.parent / "result.json").exists():
+            out.append(json.loads(path.read_text()))
+    return out
+
+
+def write_summary(study: str) -> tuple[pd.DataFrame, Path]:
+    df = collect(study)
+    path = runs_root() / study / "summary.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, df.to_csv(index=False))
+    return df, path
+
+
+def thresholds(df: pd.DataFrame, levels=(0.5, 0.9), split: str = "unseen") -> pd.DataFrame:
+    """First I at which unseen exact match reaches each level: for the mean over seeds, and
+    for each seed alone (their min and max give the spread)."""
+    d = df[df["split"] == split]
+    rows = []
+    for level in levels:
+        mean = d.groupby("n_instructions")["exact_match"].mean()
+        first = mean[mean >= level].index.min()
+        per_seed = [g.loc[g["exact_match"] >= level, "n_instructions"].min()
+                    for _, g in d.groupby("seed")]
+        per_seed = [x for x in per_seed if pd.notna(x)]
+        rows.append({"level": level, "first_I_mean": first,
+                     "first_I_min_over_seeds": min(per_seed) if per_seed else None,
+                     "first_I_max_over_seeds": max(per_seed) if per_seed else None,
+                     "seeds_reaching": len(per_seed), "seeds": d["seed"].nunique()})
+    return pd.DataFrame(rows)

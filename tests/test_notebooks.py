@@ -1,0 +1,141 @@
+"""The notebooks, executed through papermill at the tiny preset, and the sweep machinery.
+
+Recommenders-style: run the real notebooks with tiny parameters and assert on the records
+they write. Everything goes to a temporary papermill_runs ($REWRITELIB_RUNS).
+"""
+
+import json
+from pathlib import Path
+
+import papermill as pm
+import pandas as pd
+import pytest
+
+from rewritelib.records import validate_result
+from rewritelib.study import failures, run_sweep, runs_root
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.fixture(autouse=True)
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("REWRITELIB_RUNS", str(tmp_path / "papermill_runs"))
+    return tmp_path / "papermill_runs"
+
+
+def execute(name, tmp_path, **params):
+    out = tmp_path / f"{name}.out.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=params,
+                        kernel_name="python3", progress_bar=False, cwd=str(NOTEBOOKS))
+    return json.loads(out.read_text())
+
+
+def outputs(nb) -> str:
+    text = []
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            text.append("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")))
+    return "\n".join(text)
+
+
+def test_notebooks_have_one_parameters_cell_and_plain_kernel():
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        nb = json.loads(path.read_text())
+        tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, path.name
+        assert nb["metadata"]["kernelspec"]["name"] == "python3", path.name
+        assert "interactive = False" in "".join(tagged[0]["source"]), path.name
+
+
+def test_data_construction(tmp_path):
+    nb = execute("01_data_construction", tmp_path, n_instructions=10, seed=3)
+    text = outputs(nb)
+    assert "10 training rules" in text and "strings shared between them: 0" in text
+    assert "cbacba" in text and "martissippi" in text
+
+
+def test_widgets_render_in_a_real_kernel(tmp_path):
+    nb = execute("01_data_construction", tmp_path, interactive=True)
+    views = [o for c in nb["cells"] for o in c.get("outputs", [])
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(views) == 1
+
+
+def test_training_writes_its_record(tmp_path):
+    run_dir = tmp_path / "run"
+    nb = execute("02_training", tmp_path, n_instructions=4, seed=1, run_dir=str(run_dir),
+                 max_steps=20, progress=False)
+    result = json.loads((run_dir / "result.json").read_text())
+    validate_result(result)
+    assert result["run_info"]["data_spec"]["n_instructions"] == 4 and result["run_info"]["seed"] == 1
+    assert result["train_info"]["steps"] == 20 and result["run_info"]["preset"] == "tiny"
+    assert "tokens/s" in outputs(nb)
+
+
+def test_diversity_ablation(tmp_path, runs):
+    execute("03_diversity_ablation", tmp_path)
+    e1 = pd.read_csv(runs / "diversity-tiny" / "summary.csv")
+    assert sorted(e1["n_instructions"].unique()) == [2, 8, 32]
+    assert set(e1["split"]) >= {"seen", "unseen", "has_op"}
+    assert e1["exact_match"].between(0, 1).all()
+    assert len(list((runs / "diversity-tiny").glob("*/run.ipynb"))) == 3
+    assert (runs / "diversity-tiny" / "e1.png").stat().st_size > 10_000
+    e2 = pd.read_csv(runs / "noop-tiny" / "summary.csv")
+    assert sorted(e2["noop_fraction"].unique()) == [0.1, 0.5]
+    assert len(e2["run_id"].unique()) == 4 and "noop" in set(e2["split"])
+    assert (runs / "noop-tiny" / "e2.png").exists()
+
+
+def test_skew_ablation(tmp_path, runs):
+    execute("04_skew_ablation", tmp_path)
+    e3 = pd.read_csv(runs / "skew-tiny" / "summary.csv")
+    assert set(e3["skew"].astype(str)) == {"uniform", "0.5"}
+    assert len(e3["run_id"].unique()) == 4
+    assert (runs / "skew-tiny" / "e3.png").exists()
+
+
+def test_killed_sweep_resumes_without_redoing_runs(runs):
+    points = [{"n_instructions": n} for n in (2, 4, 8)]
+    first = run_sweep("resume", points[:2], [0], "tiny", extra={"max_steps": 5}, progress=False)
+    assert [s["status"] for s in first] == ["done", "done"]
+    stamps = {p: p.stat().st_mtime_ns for p in (runs / "resume").glob("*/result.json")}
+    again = run_sweep("resume", points, [0], "tiny", extra={"max_steps": 5}, progress=False)
+    assert [s["status"] for s in again] == ["skipped", "skipped", "done"]
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    assert len(list((runs / "resume").glob("*/result.json"))) == 3
+
+
+def test_failed_run_is_recorded_and_not_done(runs):
+    points = [{"n_instructions": 100_000}, {"n_instructions": 2}]  # the first cannot be built
+    statuses = run_sweep("failing", points, [0], "tiny", extra={"max_steps": 5}, progress=False)
+    assert [s["status"] for s in statuses] == ["failed", "done"]
+    failed = failures("failing")
+    assert len(failed) == 1 and "n_instructions" in failed[0]["error"]
+    assert not (runs / "failing" / failed[0]["run_id"] / "result.json").exists()
+    again = run_sweep("failing", points, [0], "tiny", extra={"max_steps": 5}, progress=False)
+    assert [s["status"] for s in again] == ["failed", "skipped"]
+
+
+def test_widgets_build_and_react(runs, capsys):
+    # Outside a kernel an Output widget passes what it captures to stdout: read it there.
+    import ipywidgets as W
+
+    from rewritelib import widgets
+
+    explorer = widgets.data_explorer(n_instructions=5, budget=100, input_length=8, alphabet="abcdefgh")
+    sliders = explorer.children[0].children[0].children
+    capsys.readouterr()
+    sliders[0].value = 7  # I: the preview redraws
+    assert "pattern replacement" in capsys.readouterr().out
+    sliders[4].value = 2  # |z| shorter than |x|: an error line, not an exception
+    assert "invalid: pattern_length" in capsys.readouterr().out
+
+    run_sweep("browse", [{"n_instructions": 2}], [0], "tiny", extra={"max_steps": 3}, progress=False)
+    browser = widgets.results_browser(runs_root())
+    assert isinstance(browser, W.VBox) and browser.children[0].options == ("browse",)
+
+    live = widgets.live_training("tiny")
+    n, steps, go = live.children[0].children
+    n.value, steps.value = 2, 10
+    go.click()
+    assert "exact match: seen" in capsys.readouterr().out
