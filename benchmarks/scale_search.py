@@ -144,6 +144,8 @@ add("s1_3k_lr1", [1024], d(8, 12, 4, 20000), t(lr=1e-3, steps=3000))
 # The chosen scale: 26 letters, inputs of 8, patterns of 3, 20k examples, cpu preset,
 # lr 1e-3, batch 64, 2,200 steps (~255 s a run at 1 thread on the 2-core CPU).
 add("a26n8L3", [2048, 1024, 512, 256, 64, 8], d(26, 8, 3, 20000), t(steps=2200, lr=1e-3))
+# Tried after the sweep, one run at I = 1024: shorter inputs, the same training tokens.
+add("a26n6L3", [1024], d(26, 6, 3, 20000), t(steps=2600, lr=1e-3))
 
 if __name__ == "__main__":
     main()

@@ -24,16 +24,17 @@ PRESETS = {
         "e3_instructions": [8, 32],
         "seeds": [0],
     },
-    "cpu": {
-        "data": dict(alphabet="abcdefgh", input_length=12, pattern_length=4, budget=20_000,
-                     test_instructions=200, test_examples=500, seen_examples=500, noop_fraction=0.0),
-        "train": dict(model="scratch", preset="cpu", max_steps=1500, lr=2e-3, batch_size=64),
-        "e1_instructions": [4, 16, 64, 256, 1024, 1800],
-        "e2_noop_fractions": [0.1, 0.2, 0.3, 0.4, 0.5],
-        "e2_instructions": [16, 64, 256, 1024],
+    "cpu": {  # found by the scale search in docs/scale_search.md
+        "data": dict(alphabet="abcdefghijklmnopqrstuvwxyz", input_length=8, pattern_length=3,
+                     budget=20_000, test_instructions=100, test_examples=500, seen_examples=500,
+                     noop_fraction=0.0),
+        "train": dict(model="scratch", preset="cpu", max_steps=2200, lr=1e-3, batch_size=64),
+        "e1_instructions": [8, 64, 256, 512, 1024, 2048],
+        "e2_noop_fractions": [0.1, 0.3, 0.5],
+        "e2_instructions": [64, 256, 512, 1024],
         "e3_skews": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.03],
-        "e3_instructions": [128, 1280],
-        "seeds": [0],
+        "e3_instructions": [512, 5120],
+        "seeds": [0],  # make study runs one seed to stay inside 20 minutes; see the README
     },
     "gpu": {
         "data": dict(alphabet="abcdefghijklmnopqrstuvwxyz", input_length=50, pattern_length=20,
