@@ -21,14 +21,17 @@ $(STAMP): pyproject.toml Makefile
 	touch $@
 
 # The main job: the E1 sweep (number of instructions at a fixed budget) at the cpu preset,
-# through papermill. Finished runs are skipped, so a killed `make study` resumes.
+# through papermill. Finished runs are skipped, so a killed `make study` resumes, and in a
+# fresh clone the committed records count as finished: the table and figure are redrawn in
+# seconds. `make study RUNS=runs/fresh` recomputes every run into another folder.
+RUNS ?= papermill_runs
 study: setup
-	mkdir -p papermill_runs/diversity
-	$(VENV)/bin/papermill notebooks/03_diversity_ablation.ipynb \
-		papermill_runs/diversity/03_diversity_ablation.ipynb \
+	mkdir -p $(RUNS)/diversity
+	REWRITELIB_RUNS=$(abspath $(RUNS)) $(VENV)/bin/papermill notebooks/03_diversity_ablation.ipynb \
+		$(RUNS)/diversity/03_diversity_ablation.ipynb \
 		-p preset cpu -y "experiments: [E1]" --cwd notebooks --no-progress-bar
-	@echo "table:  papermill_runs/diversity/summary.csv"
-	@echo "figure: papermill_runs/diversity/e1.png"
+	@echo "table:  $(RUNS)/diversity/summary.csv"
+	@echo "figure: $(RUNS)/diversity/e1.png"
 
 # Unit tests, notebook tests (papermill, tiny preset), then nbval over the notebooks as
 # stored; sweeps of the tests write to a temporary folder, never to papermill_runs/.
