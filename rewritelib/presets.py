@@ -40,7 +40,9 @@ PRESETS = {
         "data": dict(alphabet="abcdefghijklmnopqrstuvwxyz", input_length=50, pattern_length=20,
                      budget=200_000, test_instructions=1000, test_examples=10_000,
                      seen_examples=5000, noop_fraction=0.0),
-        "train": dict(model="scratch", preset="gpu", max_steps=20_000, lr=1e-3, batch_size=256),
+        # ~7,000 steps x 256 x 144 tokens = 258 M tokens: ~140 s a run at the 1.8 M tokens/s
+        # measured on an H200 (benchmarks/gpu_check.py), so 8 I x 3 seeds in about an hour
+        "train": dict(model="scratch", preset="gpu", max_steps=7000, lr=1e-3, batch_size=256),
         "e1_instructions": [10, 30, 100, 300, 1000, 3000, 10_000, 100_000],
         "e2_noop_fractions": [0.1, 0.2, 0.3, 0.4, 0.5],
         "e2_instructions": [100, 300, 1000, 3000],
