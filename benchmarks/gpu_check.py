@@ -73,9 +73,9 @@ def main():
 
     # eval: the eager model after 600 steps (copies no-ops, fails most rewrites)
     n_eval = 20 if SMOKE else 2000
-    sub = {k: Encoded(e.ids[:n_eval], e.target_start[:n_eval], e.length[:n_eval]) for k, e in enc.items() if k != "train"}
+    sub = {k: e.take(slice(n_eval)) for k, e in enc.items() if k != "train"}
     warm = next(iter(sub.values()))
-    warm = Encoded(warm.ids[:64], warm.target_start[:64], warm.length[:64])
+    warm = warm.take(slice(64))
     exact_match(model, warm, 512, DEVICE)  # warm-up: first calls pick kernels
     generate_match(model, warm, tok.eos_id, tok.pad_id, 512, DEVICE)
     sync()

@@ -49,6 +49,10 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def take(self, idx) -> "Encoded":
+        """The rows ``idx`` (an index array or a slice) as an Encoded of their own."""
+        return Encoded(self.ids[idx], self.target_start[idx], self.length[idx])
+
     @property
     def n_target_tokens(self) -> int:
         return int((self.length - self.target_start).sum())

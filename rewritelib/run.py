@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .config import ConfigError
+from .dataset import check_out_dir
 from .encoding import CharTokenizer, HFEncoder
 from .evaluate import exact_match, summarize
 from .examples import alphabet_of, read_data_dir
@@ -116,15 +117,10 @@ def _encode(encoder, cols):
     return encoder.encode_examples(cols["pattern"], cols["replacement"], cols["input"], cols["output"])
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise ConfigError(f"out: {out} exists and is not empty; pass --overwrite to replace it")
-
-
 def run(cfg: RunConfig, command: str | None = None, progress: bool = True) -> dict:
     start = now()
     out = Path(cfg.out)
-    _check_out(out, cfg.overwrite)
+    check_out_dir(out, cfg.overwrite)
     data = read_data_dir(cfg.data)
     alphabet = alphabet_of(data)
     torch.manual_seed(cfg.train.seed)
@@ -142,7 +138,7 @@ def run(cfg: RunConfig, command: str | None = None, progress: bool = True) -> di
     def evaluate(step: int) -> dict:
         scores = {"step": step}
         for name, idx in probe.items():
-            sub = type(enc[name])(enc[name].ids[idx], enc[name].target_start[idx], enc[name].length[idx])
+            sub = enc[name].take(idx)
             scores[name] = float(exact_match(model, sub, cfg.eval_batch_size, cfg.train.device, autocast).mean())
         # early stopping looks at seen rules only, never at the unseen test rules
         scores["accuracy"] = scores.get("seen", 0.0)

@@ -65,8 +65,7 @@ def data_explorer(**defaults) -> W.Widget:
 
 def live_training(preset: str = "tiny") -> W.Widget:
     """A small scratch run with a live loss plot."""
-    from .presets import run_settings
-    from .run import RunConfig, run
+    from .study import train_one
 
     n = W.IntSlider(value=8, min=1, max=64, description="I")
     steps = W.IntSlider(value=200, min=10, max=2000, step=10, description="steps")
@@ -75,12 +74,9 @@ def live_training(preset: str = "tiny") -> W.Widget:
 
     def train_now(_=None):
         out.clear_output()
-        data_kw, train_kw = run_settings(preset, n.value, train_overrides={"max_steps": steps.value,
-                                                                           "log_every": 5})
         with out, tempfile.TemporaryDirectory() as tmp:
-            from .dataset import write_dataset
-            data = write_dataset(build_dataset(DataConfig(**data_kw)), Path(tmp) / "d")
-            r = run(RunConfig.from_args(data=str(data), out=str(Path(tmp) / "run"), **train_kw))
+            r = train_one(preset, n.value, run_dir=Path(tmp) / "run",
+                          train_overrides={"max_steps": steps.value, "log_every": 5})
             curve = np.array(r["train_info"]["loss_curve"])
             fig, ax = plt.subplots(figsize=(6, 2.5))
             ax.plot(curve[:, 0], curve[:, 1])
