@@ -25,6 +25,17 @@ def examples_per_rule(rng: np.random.Generator, n_rules: int, budget: int,
     return rng.multinomial(budget, weights / weights.sum()).astype(np.int64)
 
 
+def effective_rules(counts: np.ndarray) -> float:
+    """How many rules the budget is really spread over: exp(entropy) of the shares.
+
+    I for a uniform split, fewer the more skewed (a rule drawn 1,000 times and a rule drawn
+    once do not count alike). The paper's reading of E3 is that a skewed set of I rules
+    trains like a uniform set of fewer rules; this puts a number on "fewer".
+    """
+    p = counts[counts > 0] / max(int(counts.sum()), 1)
+    return float(np.exp(-(p * np.log(p)).sum())) if len(p) else 0.0
+
+
 def skew_summary(counts: np.ndarray) -> dict:
     """What a skewed split looks like: how many rules are seen at all, and how unevenly."""
     ranked = np.sort(counts)[::-1]
@@ -32,6 +43,7 @@ def skew_summary(counts: np.ndarray) -> dict:
     top = max(1, len(counts) // 10)
     return {
         "rules_with_examples": int((counts > 0).sum()),
+        "effective_rules": round(effective_rules(counts), 1),
         "min": int(ranked[-1]),
         "median": float(np.median(counts)),
         "max": int(ranked[0]),

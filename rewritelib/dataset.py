@@ -144,11 +144,21 @@ def _split(rng, rules: RuleSet, first_id: int, counts: np.ndarray, noop_fraction
     return Split(rule + first_id, rule, z, first, occ, rules, cfg.alphabet, cipher)
 
 
+def data_streams(seed: int) -> tuple[np.random.Generator, ...]:
+    """The independent random streams of a data set: rules, train, seen, test, cipher."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
+
+
+def train_counts(cfg: DataConfig) -> np.ndarray:
+    """The training examples per rule of ``build_dataset(cfg)``, without building it: the
+    counts are the train stream's first draw (analysis of old runs uses this)."""
+    return examples_per_rule(data_streams(cfg.seed)[1], cfg.n_instructions, cfg.budget, cfg.skew)
+
+
 def build_dataset(cfg: DataConfig) -> Dataset:
     """Everything random comes from ``cfg.seed`` through independent streams, so changing
     e.g. the test size leaves the training data as it was."""
-    seeds = np.random.SeedSequence(cfg.seed).spawn(5)
-    rng_rules, rng_train, rng_seen, rng_test, rng_cipher = (np.random.default_rng(s) for s in seeds)
+    rng_rules, rng_train, rng_seen, rng_test, rng_cipher = data_streams(cfg.seed)
     train_rules, test_rules = draw_train_and_unseen(rng_rules, cfg)
     cipher = None
     if cfg.encrypt:

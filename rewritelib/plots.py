@@ -88,6 +88,28 @@ def e3_figure(df, path=None):
     return _save(fig, path)
 
 
+def effective_rules_figure(e3: pd.DataFrame, e1: pd.DataFrame | None = None, path=None):
+    """Does a skewed set of I rules train like a uniform set of its effective rules?
+
+    Unseen accuracy of the E3 runs against exp(entropy) of their budget over rules, on top
+    of the E1 curve (uniform budgets, where the effective number is I itself). Points on
+    the curve mean the effective number of rules, not I, sets what the model learns.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if e1 is not None and len(e1):
+        d1 = e1[e1["split"] == "unseen"]
+        sns.lineplot(data=d1, x="effective_rules", y="exact_match", color="k", marker="o",
+                     errorbar="sd", label="E1: uniform budget (effective = I)", ax=ax)
+    d3 = e3[e3["split"] == "unseen"].copy()
+    d3["skew"], d3["I"] = d3["skew"].astype(str), d3["n_instructions"].astype(str)
+    sns.scatterplot(data=d3, x="effective_rules", y="exact_match", hue="skew", style="I",
+                    s=60, ax=ax)
+    _axes(ax, "E3 against E1: accuracy by the effective number of rules")
+    ax.set_xlabel("effective number of rules, exp(entropy of the budget over rules)")
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
 def skew_shares(n_rules: int, shapes=(2, 1, 0.5, 0.2, 0.1, 0.03), seed: int = 0, path=None, ax=None):
     """Share of the budget of each rule, by rank, for several power-law shapes."""
     rng = np.random.default_rng(seed)

@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .budget import effective_rules
 from .config import DataConfig
-from .dataset import build_dataset, write_dataset
+from .dataset import build_dataset, train_counts, write_dataset
 from .presets import run_settings
 from .records import atomic_write_json, atomic_write_text, now
 
@@ -123,8 +124,17 @@ def collect(study: str) -> pd.DataFrame:
                     "split": split, "exact_match": m["exact_match"], "n": m["n"],
                     "steps": info["steps"], "train_seconds": round(info["seconds"], 2),
                     "rules_with_examples": (r["run_info"].get("data_summary") or {}).get("rules_with_examples"),
+                    "effective_rules": _effective_rules(spec),
                 })
     return pd.DataFrame(rows)
+
+
+def _effective_rules(spec: dict) -> float | None:
+    """exp(entropy) of the run's training budget over its rules, recomputed from the data
+    parameters (records written before it was stored have it too)."""
+    if not spec.get("n_instructions"):
+        return None
+    return round(effective_rules(train_counts(DataConfig(**spec))), 1)
 
 
 def failures(study: str) -> list[dict]:
@@ -144,9 +154,16 @@ def write_summary(study: str) -> tuple[pd.DataFrame, Path]:
     return df, path
 
 
-def thresholds(df: pd.DataFrame, levels=(0.5, 0.9), split: str = "unseen") -> pd.DataFrame:
+def thresholds(df: pd.DataFrame, levels=(0.5, 0.9), split: str = "unseen",
+               by: str | None = None) -> pd.DataFrame:
     """First I at which unseen exact match reaches each level: for the mean over seeds, and
-    for each seed alone (their min and max give the spread)."""
+    for each seed alone (their min and max give the spread). ``by`` (e.g. "noop_fraction")
+    gives one set of rows per value of that column."""
+    if by is not None:
+        parts = [thresholds(g, levels, split) for _, g in df.groupby(by)]
+        for v, t in zip(df.groupby(by).groups, parts):
+            t.insert(0, by, v)
+        return pd.concat(parts, ignore_index=True)
     d = df[df["split"] == split]
     rows = []
     for level in levels:

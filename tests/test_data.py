@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from rewritelib.budget import examples_per_rule
+from rewritelib.budget import effective_rules, examples_per_rule
 from rewritelib.config import DataConfig
-from rewritelib.dataset import build_dataset
+from rewritelib.dataset import build_dataset, train_counts
 from rewritelib.families import _is_primitive
 from rewritelib.inputs import encipher
 from rewritelib.rules import count_occurrences, rewrite
@@ -116,6 +116,20 @@ def test_skew_leaves_rare_rules_unseen():
     ds = build_dataset(small_config(skew=0.05, n_instructions=200, budget=2000))
     summary = ds.spec()["train_counts_summary"]
     assert summary["rules_with_examples"] < 150 and summary["top10pct_share"] > 0.5
+
+
+def test_effective_rules_counts_rules_by_their_share():
+    assert effective_rules(np.full(300, 7)) == pytest.approx(300)
+    assert effective_rules(np.array([50, 0, 0, 0])) == pytest.approx(1)
+    assert effective_rules(np.array([30, 10, 0])) < 2  # two rules seen, one much less
+    skewed = examples_per_rule(np.random.default_rng(0), 1000, 20_000, 0.1)
+    assert effective_rules(skewed) < 0.6 * (skewed > 0).sum() < 0.6 * 1000
+
+
+def test_train_counts_are_the_data_sets_counts_without_building_it():
+    for skew in (None, 0.2):
+        cfg = small_config(skew=skew, n_instructions=60, budget=900, seed=5)
+        assert np.array_equal(train_counts(cfg), build_dataset(cfg).train_counts)
 
 
 def runs(s):

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from rewritelib.records import validate_result
-from rewritelib.study import failures, run_sweep, runs_root
+from rewritelib.study import failures, run_sweep, runs_root, thresholds
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -92,6 +92,11 @@ def test_skew_ablation(tmp_path, runs):
     assert set(e3["skew"].astype(str)) == {"uniform", "0.5"}
     assert len(e3["run_id"].unique()) == 4
     assert (runs / "skew-tiny" / "e3.png").exists()
+    assert (runs / "skew-tiny" / "effective_rules.png").exists()
+    unseen = e3[e3.split == "unseen"]
+    uniform, skewed = unseen[unseen["skew"] == "uniform"], unseen[unseen["skew"] != "uniform"]
+    assert (uniform.effective_rules == uniform.n_instructions).all()
+    assert (skewed.effective_rules < skewed.rules_with_examples).all()
 
 
 def test_killed_sweep_resumes_without_redoing_runs(runs):
@@ -139,3 +144,16 @@ def test_widgets_build_and_react(runs, capsys):
     n.value, steps.value = 2, 10
     go.click()
     assert "exact match: seen" in capsys.readouterr().out
+
+
+def test_thresholds_per_seed_and_per_group():
+    # two no-op shares; share 0.5 crosses 50% one grid point later, and seed 1 later still
+    rows = [(f, seed, n, em) for f, ems in {0.1: (0.0, 0.6, 0.95), 0.5: (0.0, 0.2, 0.7)}.items()
+            for seed, shift in ((0, 0.0), (1, -0.15)) for n, em in zip((10, 100, 1000), ems)
+            for em in [max(em + shift, 0.0)]]
+    df = pd.DataFrame(rows, columns=["noop_fraction", "seed", "n_instructions", "exact_match"])
+    t = thresholds(df.assign(split="has_op"), split="has_op", by="noop_fraction").set_index(
+        ["noop_fraction", "level"])
+    assert t.loc[(0.1, 0.5), "first_I_mean"] == 100 and t.loc[(0.5, 0.5), "first_I_mean"] == 1000
+    assert t.loc[(0.1, 0.9), "first_I_min_over_seeds"] == 1000
+    assert t.loc[(0.1, 0.9), "seeds_reaching"] == 1 and pd.isna(t.loc[(0.5, 0.9), "first_I_mean"])
