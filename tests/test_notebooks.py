@@ -95,7 +95,8 @@ def test_skew_ablation(tmp_path, runs):
     assert (runs / "skew-tiny" / "effective_rules.png").exists()
     unseen = e3[e3.split == "unseen"]
     uniform, skewed = unseen[unseen["skew"] == "uniform"], unseen[unseen["skew"] != "uniform"]
-    assert (uniform.effective_rules == uniform.n_instructions).all()
+    gap = (uniform.effective_rules - uniform.n_instructions).abs()
+    assert (gap <= 0.01 * uniform.n_instructions).all()  # equal up to budget % I
     assert (skewed.effective_rules < skewed.rules_with_examples).all()
 
 
