@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .study import skew_order
+
 SPLIT_LABELS = {"seen": "seen rules", "unseen": "unseen rules", "noop": "unseen, no-op",
                 "has_op": "unseen, has-op"}
 
@@ -72,7 +74,7 @@ def e2_figure(df, path=None):
 def e3_figure(df, path=None):
     """Unseen accuracy against the skew shape a (uniform first), one curve per I."""
     data = df[df["split"] == "unseen"].copy()
-    order = sorted(data["skew"].astype(str).unique(), key=lambda a: (a != "uniform", -float(a) if a != "uniform" else 0))
+    order = skew_order(data["skew"].astype(str).unique())
     data["skew"] = pd.Categorical(data["skew"].astype(str), categories=order, ordered=True)
     data["I"] = data["n_instructions"].astype(str)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))

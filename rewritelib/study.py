@@ -177,3 +177,30 @@ def thresholds(df: pd.DataFrame, levels=(0.5, 0.9), split: str = "unseen",
                      "first_I_max_over_seeds": max(per_seed) if per_seed else None,
                      "seeds_reaching": len(per_seed), "seeds": d["seed"].nunique()})
     return pd.DataFrame(rows)
+
+
+def accuracy_table(df: pd.DataFrame, split: str = "unseen", index: str = "n_instructions",
+                   columns: str | None = None) -> pd.DataFrame:
+    """Exact match as "mean ± sd (seeds)" strings, one cell per grid point: the README's tables."""
+    d = df[df["split"] == split].copy()
+    keys = [index] + ([columns] if columns else [])
+    if columns:
+        d[columns] = d[columns].astype(str)
+    d["skew"] = d["skew"].astype(str)  # "uniform" or a number: one type, as in summary.csv
+    g = d.groupby(keys)["exact_match"].agg(["mean", "std", "count"]).fillna(0.0)
+    cells = g.apply(lambda r: f"{r['mean']:.3f} ± {r['std']:.3f} ({int(r['count'])})", axis=1)
+    table = cells.unstack(columns) if columns else cells.to_frame(split)
+    return table.loc[skew_order(table.index)] if index == "skew" else table
+
+
+def skew_order(values) -> list:
+    """Uniform first, then from the mildest power law (largest a) to the most skewed."""
+    return sorted(values, key=lambda a: (str(a) != "uniform", -float(a) if str(a) != "uniform" else 0))
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub markdown table (no tabulate dependency)."""
+    head = [table.index.name or ""] + [str(c) for c in table.columns]
+    rows = [[str(i)] + ["" if pd.isna(v) else str(v) for v in r] for i, r in zip(table.index, table.values)]
+    lines = [head, ["---"] * len(head)] + rows
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)

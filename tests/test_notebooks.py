@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from rewritelib.records import validate_result
-from rewritelib.study import failures, run_sweep, runs_root, thresholds
+from rewritelib.study import accuracy_table, failures, markdown, run_sweep, runs_root, thresholds
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -158,3 +158,12 @@ def test_thresholds_per_seed_and_per_group():
     assert t.loc[(0.1, 0.5), "first_I_mean"] == 100 and t.loc[(0.5, 0.5), "first_I_mean"] == 1000
     assert t.loc[(0.1, 0.9), "first_I_min_over_seeds"] == 1000
     assert t.loc[(0.1, 0.9), "seeds_reaching"] == 1 and pd.isna(t.loc[(0.5, 0.9), "first_I_mean"])
+
+
+def test_accuracy_table_reads_mean_sd_and_seeds():
+    df = pd.DataFrame({"split": "unseen", "seed": [0, 1, 0], "exact_match": [0.5, 0.7, 0.1],
+                       "skew": ["uniform", "uniform", 0.5], "n_instructions": 64})
+    t = accuracy_table(df, index="skew", columns="n_instructions")
+    assert list(t.index) == ["uniform", "0.5"] and t.loc["uniform", "64"] == "0.600 ± 0.141 (2)"
+    md = markdown(t).splitlines()
+    assert md[0] == "| skew | 64 |" and md[2] == "| uniform | 0.600 ± 0.141 (2) |"
