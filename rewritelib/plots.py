@@ -91,24 +91,27 @@ def e3_figure(df, path=None):
 
 
 def effective_rules_figure(e3: pd.DataFrame, e1: pd.DataFrame | None = None, path=None):
-    """Does a skewed set of I rules train like a uniform set of its effective rules?
+    """Does a skewed set of I rules train like a uniform set of fewer rules, and how many?
 
-    Unseen accuracy of the E3 runs against exp(entropy) of their budget over rules, on top
-    of the E1 curve (uniform budgets, where the effective number is I itself). Points on
-    the curve mean the effective number of rules, not I, sets what the model learns.
+    Unseen accuracy of the E3 runs on top of the E1 curve (uniform budgets), against two
+    counts of the rules a skewed run trains on: exp(entropy) of its budget over rules (left)
+    and the rules with at least one example (right); both are I for a uniform budget.
+    Skewed points on the E1 curve mean that count, not I, sets what the model learns.
     """
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    if e1 is not None and len(e1):
-        d1 = e1[e1["split"] == "unseen"]
-        sns.lineplot(data=d1, x="effective_rules", y="exact_match", color="k", marker="o",
-                     errorbar="sd", label="E1: uniform budget (effective = I)", ax=ax)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     d3 = e3[e3["split"] == "unseen"].copy()
     d3["skew"], d3["I"] = d3["skew"].astype(str), d3["n_instructions"].astype(str)
-    sns.scatterplot(data=d3, x="effective_rules", y="exact_match", hue="skew", style="I",
-                    s=60, ax=ax)
-    _axes(ax, "E3 against E1: accuracy by the effective number of rules")
-    ax.set_xlabel("effective number of rules, exp(entropy of the budget over rules)")
-    ax.legend(fontsize=7, ncol=2)
+    for ax, x, label in ((axes[0], "effective_rules", "effective rules, exp(entropy of the budget)"),
+                         (axes[1], "rules_with_examples", "rules with >= 1 training example")):
+        if e1 is not None and len(e1):
+            sns.lineplot(data=e1[e1["split"] == "unseen"], x="n_instructions", y="exact_match",
+                         color="k", marker="o", errorbar="sd", label="E1: uniform, x = I", ax=ax)
+        sns.scatterplot(data=d3, x=x, y="exact_match", hue="skew", style="I", s=60, ax=ax,
+                        hue_order=skew_order(d3["skew"].unique()), legend=ax is axes[1])
+        _axes(ax, f"E3 on the E1 curve, by {label.split(',')[0]}")
+        ax.set_xlabel(label)
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
     return _save(fig, path)
 
 
