@@ -160,9 +160,11 @@ def thresholds(df: pd.DataFrame, levels=(0.5, 0.9), split: str = "unseen",
     for each seed alone (their min and max give the spread). ``by`` (e.g. "noop_fraction")
     gives one set of rows per value of that column."""
     if by is not None:
-        parts = [thresholds(g, levels, split) for _, g in df.groupby(by)]
-        for v, t in zip(df.groupby(by).groups, parts):
+        parts = []
+        for v, g in df.groupby(by):
+            t = thresholds(g, levels, split)
             t.insert(0, by, v)
+            parts.append(t)
         return pd.concat(parts, ignore_index=True)
     d = df[df["split"] == split]
     rows = []
