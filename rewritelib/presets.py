@@ -71,6 +71,12 @@ def get_preset(name: str) -> dict:
     return copy.deepcopy(PRESETS[name])
 
 
+def grids(preset: dict, **overrides) -> dict:
+    """The preset's ablation grids (e1_instructions, e3_skews, ...), each replaced by its
+    override unless that is None: what the notebooks' grid parameters mean."""
+    return {k: v if v is not None else preset[k] for k, v in overrides.items()}
+
+
 def run_settings(preset: str, n_instructions: int, seed: int = 0, noop_fraction=None,
                  skew="uniform", data_overrides: dict | None = None,
                  train_overrides: dict | None = None) -> tuple[dict, dict]:

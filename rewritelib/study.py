@@ -195,6 +195,13 @@ def accuracy_table(df: pd.DataFrame, split: str = "unseen", index: str = "n_inst
     return table.loc[skew_order(table.index)] if index == "skew" else table
 
 
+def by_skew(df: pd.DataFrame, values: str, split: str = "unseen") -> pd.DataFrame:
+    """Mean of a column per skew shape (rows, uniform first) and I (columns)."""
+    d = df[df["split"] == split].assign(skew=lambda x: x["skew"].astype(str))
+    table = d.pivot_table(index="skew", columns="n_instructions", values=values)
+    return table.loc[skew_order(table.index)]
+
+
 def skew_order(values) -> list:
     """Uniform first, then from the mildest power law (largest a) to the most skewed."""
     return sorted(values, key=lambda a: (str(a) != "uniform", -float(a) if str(a) != "uniform" else 0))
