@@ -4,13 +4,16 @@
     python -m rewritelib train --data DIR --model scratch|pretrained --preset NAME --out RUN
 
 Options go to DataConfig / RunConfig, which validate them; any ConfigError or ModelError
-becomes one line on stderr and exit status 2, with nothing written.
+becomes one line on stderr and exit status 2, with nothing written. Ctrl-C (SIGINT) and
+SIGTERM remove what was half-written and exit with one line (status 130 and 143).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,7 +30,8 @@ class OneLineParser(argparse.ArgumentParser):
 def add_data_args(p: argparse.ArgumentParser) -> None:
     d = DataConfig.__dataclass_fields__
     p.add_argument("--out", required=True, help="folder for train/seen/test.jsonl and spec.json")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it is a data folder written by rewritelib")
     opt = {
         "n-instructions": "number of distinct training rules I",
         "budget": "training examples in all (spread over the I rules)",
@@ -44,7 +48,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
         "test-occurrences": "occurrences in test inputs (default: --occurrences)",
         "seen-examples": "fresh examples of training rules, for accuracy on seen rules",
         "family": f"pattern family for E4: {', '.join(FAMILIES)}",
-        "family-k": "k of the family for training rules: N or LO-HI",
+        "family-k": "k of the family for training rules: N or LO-HI (with --family; default 3-4)",
         "test-family-k": "k of the family for test rules (default: --family-k)",
         "seed": "random seed: the same seed and parameters give byte-identical files",
     }
@@ -56,11 +60,12 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_data(args) -> int:
-    from .dataset import build_dataset, check_out_dir, write_dataset
+    from .dataset import build_dataset, write_dataset
+    from .folders import check_out_dir
 
     params = {k: v for k, v in vars(args).items() if k not in ("command", "out", "overwrite", "func")}
     cfg = DataConfig(**params)
-    check_out_dir(Path(args.out), args.overwrite)  # before the work, not after it
+    check_out_dir(Path(args.out), args.overwrite, "data")  # before the work, not after it
     t0 = time.perf_counter()
     ds = build_dataset(cfg)
     t1 = time.perf_counter()
@@ -78,7 +83,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="scratch", help="scratch (GPT-2 from scratch) or pretrained (LoRA)")
     p.add_argument("--preset", default="tiny", help="scratch: tiny, cpu, small, gpu, paper; "
                    "pretrained: tiny, cpu, gpu, paper (default: tiny)")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it is a run folder written by rewritelib")
+    p.add_argument("--no-verify", dest="verify", action="store_false", default=None,
+                   help="skip checking every example against its rule when reading --data")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     num = [("--max-steps", int), ("--epochs", float), ("--lr", float), ("--batch-size", int),
            ("--grad-accum", int), ("--warmup", float), ("--weight-decay", float), ("--clip", float),
@@ -125,10 +133,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` and cleanup runs."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    prog = f"rewritelib {args.command}"
+    main_thread = threading.current_thread() is threading.main_thread()  # signals need it
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return args.func(args)
-    except ConfigError as e:  # ModelError included
-        print(f"rewritelib {args.command}: error: {e}", file=sys.stderr)
+    except ConfigError as e:  # ModelError and TrainingDiverged included
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; nothing half-written was left", file=sys.stderr)
+        return 130
+    except Terminated:
+        print(f"{prog}: terminated; nothing half-written was left", file=sys.stderr)
+        return 143
+    except MemoryError:
+        print(f"{prog}: error: out of memory although the estimate said it would fit; "
+              "try smaller sizes", file=sys.stderr)
+        return 1
+    except OSError as e:  # a disk that fills up, a folder that vanishes mid-run
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -72,7 +72,7 @@ def _check_int(name: str, value, lo: int, hi: float = math.inf) -> int:
             if float(value) != int(value):
                 raise ValueError
             value = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
             raise ConfigError(f"{name}: expected an integer (got {value!r})") from None
     if not lo <= value <= hi:
         upper = "" if hi == math.inf else f" and <= {hi}"
@@ -80,9 +80,17 @@ def _check_int(name: str, value, lo: int, hi: float = math.inf) -> int:
     return value
 
 
-def string_capacity(alphabet_size: int, lengths: tuple[int, int]) -> float:
-    """How many distinct strings have a length in the range (a float: it can be huge)."""
-    return sum(float(alphabet_size) ** n for n in range(lengths[0], lengths[1] + 1))
+def string_capacity(alphabet_size: int, lengths: tuple[int, int], need: int) -> int:
+    """How many distinct strings have a length in the range, counted exactly (integers) up
+    to ``need``: the count stops once it reaches ``need``, so huge lengths cost nothing."""
+    total = 0
+    for n in range(lengths[0], lengths[1] + 1):
+        if n * math.log2(alphabet_size) > need.bit_length() + 1:  # a**n alone is enough
+            return max(total, need)
+        total += alphabet_size ** n
+        if total >= need:
+            return total
+    return total
 
 
 @dataclass
@@ -109,7 +117,7 @@ class DataConfig:
     test_occurrences: int | str | tuple | None = None  # None: same as occurrences
     seen_examples: int = 10_000  # fresh inputs for training rules: accuracy on *seen* rules
     family: str = "none"
-    family_k: int | str | tuple = "3-4"
+    family_k: int | str | tuple | None = None  # None: 3-4 (only with a family)
     test_family_k: int | str | tuple | None = None  # None: same as family_k
     encrypt: bool = False
     seed: int = 0
@@ -187,8 +195,16 @@ class DataConfig:
     def _check_family(self):
         if self.family not in FAMILIES:
             raise ConfigError(f"family: must be one of {', '.join(FAMILIES)} (got {self.family!r})")
+        given = {n: getattr(self, n) for n in ("family_k", "test_family_k")}
+        self.family_k = (3, 4) if self.family_k is None else self.family_k
         if self.test_family_k is None:
             self.test_family_k = self.family_k
+        if self.family == "none":  # a k without a family would do nothing: refuse it
+            for name, value in given.items():
+                default = (3, 4) if name == "family_k" else self.family_k  # what records store
+                if value is not None and parse_range(value, name) != tuple(default):
+                    raise ConfigError(f"{name}: only applies with --family (got {value} and "
+                                      "family none); pass --family too or drop it")
         for name in ("family_k", "test_family_k"):
             k = parse_range(getattr(self, name), name)
             if self.family != "none" and not 1 <= k[0] <= k[1] <= self.pattern_length[0]:
@@ -203,9 +219,9 @@ class DataConfig:
         rules = self.n_instructions + self.test_instructions
         a = len(self.alphabet)
         p, r = self.pattern_length, self.replacement_length
-        union = string_capacity(a, (min(p[0], r[0]), max(p[1], r[1])))
-        needs = [(string_capacity(a, p), rules), (string_capacity(a, r), rules), (union, 2 * rules)]
-        for have, need in needs:
+        union = (min(p[0], r[0]), max(p[1], r[1]))
+        for lengths, need in ((p, rules), (r, rules), (union, 2 * rules)):
+            have = string_capacity(a, lengths, need)
             if have < need:
                 raise ConfigError(
                     f"n_instructions: n_instructions + test_instructions = {rules} rules need "

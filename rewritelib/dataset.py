@@ -17,7 +17,6 @@ them depends on the clock: the same parameters and seed give byte-identical file
 from __future__ import annotations
 
 import json
-import shutil
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,9 +26,11 @@ import numpy as np
 
 from . import __version__
 from .budget import examples_per_rule, skew_summary
-from .config import ConfigError, DataConfig
+from .config import DataConfig
+from .folders import check_out_dir, replacing
 from .inputs import encipher, make_inputs, to_indices, to_strings
 from .instructions import RuleSet, draw_train_and_unseen
+from .resources import check_data_memory
 
 FIELDS = ("rule_id", "pattern", "replacement", "input", "output", "is_noop", "occurrences",
           "family", "k")
@@ -115,7 +116,9 @@ class Dataset:
             "params": self.config.to_dict(),
             "cipher": self.cipher,
             "sizes": {name: len(s) for name, s in self.splits.items()},
-            "noop_share": {name: float(s.is_noop.mean()) for name, s in self.splits.items()},
+            # null, not NaN, for an empty split (seen_examples=0): spec.json is strict JSON
+            "noop_share": {name: float(s.is_noop.mean()) if len(s) else None
+                           for name, s in self.splits.items()},
             "occurrences": {str(c): int(n) for c, n in zip(*np.unique(tr.occurrences, return_counts=True))},
             "train_counts_summary": skew_summary(self.train_counts),
             "train_counts": self.train_counts.tolist(),
@@ -158,6 +161,7 @@ def train_counts(cfg: DataConfig) -> np.ndarray:
 def build_dataset(cfg: DataConfig) -> Dataset:
     """Everything random comes from ``cfg.seed`` through independent streams, so changing
     e.g. the test size leaves the training data as it was."""
+    check_data_memory(cfg)  # one line now rather than a MemoryError minutes later
     rng_rules, rng_train, rng_seen, rng_test, rng_cipher = data_streams(cfg.seed)
     train_rules, test_rules = draw_train_and_unseen(rng_rules, cfg)
     cipher = None
@@ -193,41 +197,19 @@ def _write_jsonl(path: Path, split: Split) -> None:
 def spec_json(spec: dict) -> str:
     """Indented for reading, except the per-rule counts: one line, however many rules."""
     counts = spec.pop("train_counts")
-    text = json.dumps(spec, indent=1)
+    text = json.dumps(spec, indent=1, allow_nan=False)
     return text[:-2] + ',\n "train_counts": ' + json.dumps(counts) + "\n}\n"
-
-
-def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Refuse to clobber: an existing non-empty --out needs --overwrite."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"out: {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"out: {out} exists and is not empty; pass --overwrite to replace it")
 
 
 def write_dataset(ds: Dataset, out: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write the splits and spec.json to ``out`` atomically: into a temporary sibling
-    folder first, renamed into place only once every file is complete."""
+    folder first, swapped into place only once every file is complete (see folders.py)."""
     out = Path(out)
-    check_out_dir(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    check_out_dir(out, overwrite, "data")
+    with replacing(out) as tmp:
         for name in SPLITS:
             _write_jsonl(tmp / f"{name}.jsonl", ds.splits[name])
         (tmp / "spec.json").write_text(spec_json(ds.spec()))
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -2,7 +2,9 @@
 
 Training only trusts files that match what ``python -m rewritelib data`` writes: a file
 that does not parse, lacks a field or has a wrong type stops the run with one line that
-names the file, the line and the field, before any model is built.
+names the file, the line and the field, before any model is built. Every example is also
+checked against the task (its output is its rule applied to its input; is_noop and
+occurrences are what the input holds), so hand-made or damaged data cannot train silently.
 """
 
 from __future__ import annotations
@@ -13,22 +15,31 @@ from pathlib import Path
 import numpy as np
 
 from .config import ConfigError
+from .resources import check_read_memory
+from .rules import count_occurrences, rewrite
 
 SCHEMA = {"rule_id": int, "pattern": str, "replacement": str, "input": str, "output": str,
           "is_noop": bool, "occurrences": int}
 
 
-def read_examples(path: Path) -> dict:
-    """Columns of one JSONL split: lists of strings, numpy arrays for the numbers."""
+def read_examples(path: Path, cipher: dict | None = None, verify: bool = True) -> dict:
+    """Columns of one JSONL split: lists of strings, numpy arrays for the numbers.
+
+    With ``verify`` every example is checked against the task itself: its output must be its
+    rule applied to its input (enciphered by ``cipher``, a str.translate table, for E6 data),
+    and ``is_noop`` / ``occurrences`` must be what the input holds.
+    """
     cols = {k: [] for k in SCHEMA}
     try:
-        lines = path.open(encoding="utf-8")
+        lines = path.open("rb")
     except OSError:
         raise ConfigError(f"data: cannot read {path}") from None
     with lines:
-        for n, line in enumerate(lines, 1):
+        for n, raw in enumerate(lines, 1):
             try:
-                row = json.loads(line)
+                row = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise ConfigError(f"data: {path.name} line {n} is not valid UTF-8") from None
             except json.JSONDecodeError:
                 raise ConfigError(f"data: {path.name} line {n} is not JSON") from None
             if not isinstance(row, dict):
@@ -40,6 +51,8 @@ def read_examples(path: Path) -> dict:
                     raise ConfigError(f"data: {path.name} line {n}: field {key!r} must be "
                                       f"{kind.__name__} (got {value!r})")
                 cols[key].append(value)
+            if verify:
+                _verify(row, cipher, path.name, n)
     if not cols["rule_id"]:
         raise ConfigError(f"data: {path} holds no examples")
     for key in ("rule_id", "occurrences", "is_noop"):
@@ -47,8 +60,46 @@ def read_examples(path: Path) -> dict:
     return cols
 
 
-def read_data_dir(folder: str | Path) -> dict[str, dict]:
-    """{'train', 'unseen' (test.jsonl), and 'seen' if present} -> columns."""
+def _verify(row: dict, cipher: dict | None, name: str, n: int) -> None:
+    """One line naming the file, the line and what is wrong, if the example is not its
+    rule applied to its input."""
+    z, x, y = row["input"], row["pattern"], row["replacement"]
+    if not x:
+        raise ConfigError(f"data: {name} line {n}: the pattern is empty")
+    occurrences = count_occurrences(z, x)
+    expected = rewrite(z, x, y)
+    if cipher is not None:
+        expected = expected.translate(cipher)
+    if row["output"] != expected:
+        raise ConfigError(f"data: {name} line {n}: output {row['output']!r} is not the rule "
+                          f"{x} -> {y} applied to {z!r} ({expected!r}); pass --no-verify to "
+                          "train on it anyway")
+    if row["is_noop"] != (occurrences == 0) or row["occurrences"] != occurrences:
+        raise ConfigError(f"data: {name} line {n}: is_noop/occurrences say "
+                          f"{row['is_noop']}/{row['occurrences']} but {x!r} occurs "
+                          f"{occurrences} times in {z!r}")
+
+
+def cipher_of(folder: Path) -> dict | None:
+    """The str.translate table of an enciphered data set (from its spec.json), or None."""
+    path = folder / "spec.json"
+    if not path.exists():
+        return None
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        cipher, alphabet = spec.get("cipher"), spec["params"]["alphabet"]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise ConfigError(f"data: {path} is not a spec.json written by rewritelib") from None
+    if cipher is None:
+        return None
+    if not isinstance(cipher, str) or sorted(cipher) != sorted(alphabet):
+        raise ConfigError(f"data: {path}: cipher must be a permutation of the alphabet")
+    return str.maketrans(alphabet, cipher)
+
+
+def read_data_dir(folder: str | Path, verify: bool = True) -> dict[str, dict]:
+    """{'train', 'unseen' (test.jsonl), and 'seen' if present} -> columns, each example
+    verified against its rule unless ``verify`` is False."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"data: {folder} is not a folder (make one with `python -m rewritelib data`)")
@@ -58,7 +109,9 @@ def read_data_dir(folder: str | Path) -> dict[str, dict]:
     for name, path in splits.items():
         if not path.exists():
             raise ConfigError(f"data: {path} is missing")
-    return {name: read_examples(path) for name, path in splits.items()}
+    check_read_memory(sum(p.stat().st_size for p in splits.values()))
+    cipher = cipher_of(folder)
+    return {name: read_examples(path, cipher, verify) for name, path in splits.items()}
 
 
 def alphabet_of(data: dict[str, dict]) -> str:

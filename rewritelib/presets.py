@@ -74,6 +74,10 @@ def get_preset(name: str) -> dict:
 def grids(preset: dict, **overrides) -> dict:
     """The preset's ablation grids (e1_instructions, e3_skews, ...), each replaced by its
     override unless that is None: what the notebooks' grid parameters mean."""
+    for k, v in overrides.items():
+        if v is not None and (not isinstance(v, (list, tuple)) or not v):
+            raise ConfigError(f"{k}: must be a non-empty list of values, or None for the "
+                              f"preset's {preset[k]} (got {v!r})")
     return {k: v if v is not None else preset[k] for k, v in overrides.items()}
 
 

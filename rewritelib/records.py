@@ -50,7 +50,8 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_write_json(path: str | Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
+    # allow_nan=False: NaN and Infinity are not JSON; a strict reader must be able to read it
+    atomic_write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
 
 
 def git_hash() -> str | None:

@@ -9,7 +9,6 @@ unseen rules, saves the weights and writes ``result.json`` last.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -18,13 +17,14 @@ import numpy as np
 import torch
 
 from .config import ConfigError
-from .dataset import check_out_dir
+from .folders import RUN_MARKER, check_out_dir, replacing
 from .encoding import CharTokenizer, HFEncoder
 from .evaluate import exact_match, summarize
 from .examples import alphabet_of, read_data_dir
 from .model import (DEFAULT_PRETRAINED, add_lora, build_scratch, count_parameters,
                     load_pretrained)
 from .records import atomic_write_json, meta_info, now, validate_result
+from .resources import check_batch_memory
 from .train import TrainConfig, train
 
 # Training defaults per preset; any field can still be overridden.
@@ -45,6 +45,8 @@ PRESETS = {
     },
 }
 TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
+PRETRAINED_ONLY = ("model_name", "presentation", "lora_rank", "lora_alpha", "lora_dropout",
+                   "lora_targets")
 
 
 @dataclass
@@ -62,6 +64,7 @@ class RunConfig:
     eval_examples: int = 1000  # per split, for evaluations during training
     eval_batch_size: int = 256
     overwrite: bool = False
+    verify: bool = True  # check every example against its rule when reading the data
     train: TrainConfig | None = None
 
     @classmethod
@@ -72,9 +75,17 @@ class RunConfig:
         if preset not in PRESETS[model]:
             raise ConfigError(f"preset: must be one of {', '.join(PRESETS[model])} for "
                               f"--model {model} (got {preset!r})")
-        merged = {**PRESETS[model][preset], **{k: v for k, v in kw.items() if v is not None}}
+        given = {k: v for k, v in kw.items() if v is not None}
+        if model == "scratch":  # options a scratch model would silently ignore
+            for name in PRETRAINED_ONLY:
+                if name in given:
+                    raise ConfigError(f"{name}: only applies with --model pretrained "
+                                      f"(got {name} {given[name]!r} with --model scratch)")
+        if "epochs" in given and "max_steps" in given:
+            raise ConfigError("epochs: give epochs or max_steps, not both (epochs would win)")
+        merged = {**PRESETS[model][preset], **given}
         train_kw = {k: merged.pop(k) for k in list(merged) if k in TRAIN_FIELDS}
-        if "epochs" in PRESETS[model][preset] and "max_steps" in kw and kw["max_steps"] is not None:
+        if "epochs" in PRESETS[model][preset] and "max_steps" in given:
             train_kw.pop("epochs", None)  # an explicit step budget beats the preset's epochs
         return cls(model=model, preset=preset, train=TrainConfig(**train_kw), **merged)
 
@@ -86,7 +97,7 @@ class RunConfig:
         for name in ("lora_rank", "lora_alpha", "eval_examples", "eval_batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be an integer >= 1 (got {getattr(self, name)!r})")
-        if not 0 <= self.lora_dropout < 1:
+        if not (isinstance(self.lora_dropout, (int, float)) and 0 <= self.lora_dropout < 1):
             raise ConfigError(f"lora_dropout: must be in [0, 1) (got {self.lora_dropout})")
 
     def to_dict(self) -> dict:
@@ -118,21 +129,48 @@ def _encode(encoder, cols):
 
 
 def run(cfg: RunConfig, command: str | None = None, progress: bool = True) -> dict:
+    """Check everything, then train into a temporary folder beside ``cfg.out`` that replaces
+    it at the very end (folders.replacing): a crash or Ctrl-C keeps the old run folder."""
     start = now()
     out = Path(cfg.out)
-    check_out_dir(out, cfg.overwrite)
-    data = read_data_dir(cfg.data)
+    check_out_dir(out, cfg.overwrite, "run", inputs=(Path(cfg.data),))
+    data = read_data_dir(cfg.data, verify=cfg.verify)
+    if cfg.train.batch_size > len(data["train"]["rule_id"]):
+        raise ConfigError(f"batch_size: must be <= the {len(data['train']['rule_id']):,} "
+                          f"training examples (got {cfg.train.batch_size:,})")
     alphabet = alphabet_of(data)
     torch.manual_seed(cfg.train.seed)
     model, encoder, enc = build_model(cfg, alphabet, data)
+    check_model_memory(cfg, model, enc)
+    with replacing(out) as tmp:
+        (tmp / RUN_MARKER).write_text("a run folder of rewritelib: --overwrite may replace it\n")
+        run_info = {"params": cfg.to_dict(), "seed": cfg.train.seed,
+                    "command": command or " ".join(sys.argv), "start": start, "end": None,
+                    "data": str(cfg.data), "data_spec": _data_spec(cfg.data), "alphabet": alphabet,
+                    "data_summary": _data_spec(cfg.data, "train_counts_summary")}
+        result = train_and_record(cfg, model, encoder, enc, data, tmp, progress, run_info)
+        run_info["end"] = now()
+        validate_result(result)
+        atomic_write_json(tmp / "result.json", result)
+    return result
 
-    # Everything is checked: from here on the run folder exists.
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+
+def check_model_memory(cfg: RunConfig, model, enc: dict) -> None:
+    c = model.config
+    width, layers = c.hidden_size, c.num_hidden_layers
+    tokens = max(e.ids.shape[1] for e in enc.values())
+    check_batch_memory(min(cfg.train.batch_size, len(enc["train"])), tokens, width, layers,
+                       "batch_size")
+    largest = max(len(e) for e in enc.values())
+    check_batch_memory(min(cfg.eval_batch_size, largest), tokens, width, 1, "eval_batch_size")
+
+
+def train_and_record(cfg: RunConfig, model, encoder, enc: dict, data: dict, folder: Path,
+                     progress: bool, run_info: dict) -> dict:
+    """Train, evaluate, save the weights into ``folder``; the result record (not written)."""
     rng = np.random.default_rng(cfg.train.seed)
     probe = {name: rng.permutation(len(enc[name]))[:cfg.eval_examples] for name in enc if name != "train"}
-    evals_path = out / "evals.jsonl"
+    evals_path = folder / "evals.jsonl"
     autocast = cfg.train.device.startswith("cuda")
 
     def evaluate(step: int) -> dict:
@@ -143,7 +181,7 @@ def run(cfg: RunConfig, command: str | None = None, progress: bool = True) -> di
         # early stopping looks at seen rules only, never at the unseen test rules
         scores["accuracy"] = scores.get("seen", 0.0)
         with evals_path.open("a") as f:
-            f.write(json.dumps(scores) + "\n")
+            f.write(json.dumps(scores, allow_nan=False) + "\n")
         return scores
 
     trainable, total = count_parameters(model)
@@ -154,19 +192,13 @@ def run(cfg: RunConfig, command: str | None = None, progress: bool = True) -> di
                       data[name]) for name in ("seen", "unseen") if name in enc}
     metrics = summarize(results)
     metrics.setdefault("seen", {"exact_match": None, "n": 0})
-    save_weights(model, encoder, out)
-    result = {
-        "run_info": {"params": cfg.to_dict(), "seed": cfg.train.seed,
-                     "command": command or " ".join(sys.argv), "start": start, "end": now(),
-                     "data": str(cfg.data), "data_spec": _data_spec(cfg.data), "alphabet": alphabet,
-                     "data_summary": _data_spec(cfg.data, "train_counts_summary")},
+    save_weights(model, encoder, folder)
+    return {
+        "run_info": run_info,
         "train_info": train_info,
         "metrics": metrics,
         "meta_info": meta_info(cfg.train.device),
     }
-    validate_result(result)
-    atomic_write_json(out / "result.json", result)
-    return result
 
 
 def _data_spec(folder, key: str = "params") -> dict | None:

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from .budget import effective_rules
 from .config import DataConfig
 from .dataset import build_dataset, train_counts, write_dataset
+from .folders import RUN_MARKER, check_out_dir
 from .presets import run_settings
 from .records import atomic_write_json, atomic_write_text, now
 
@@ -58,11 +59,11 @@ def train_one(preset: str, n_instructions: int, seed: int = 0, noop_fraction=Non
     and large), train and evaluate; returns the result record written to run_dir."""
     from .run import RunConfig, run
 
-    data_kw, train_kw = run_settings(preset, n_instructions, seed, noop_fraction, skew,
-                                     data_overrides, train_overrides)
-    cfg = DataConfig(**data_kw)  # bad values fail here, with one line
+    cfg, train_kw = check_point(preset, n_instructions, seed, noop_fraction, skew,
+                                data_overrides, train_overrides)
     run_dir = Path(run_dir or runs_root() / "single" / run_id(
         {"n_instructions": n_instructions, "noop_fraction": noop_fraction, "skew": skew}, seed))
+    check_out_dir(run_dir, True, "run")  # a foreign folder is refused before any work
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = write_dataset(build_dataset(cfg), Path(tmp) / "data")
         rc = RunConfig.from_args(data=str(data_dir), out=str(run_dir), overwrite=True, **train_kw)
@@ -75,6 +76,19 @@ def train_one(preset: str, n_instructions: int, seed: int = 0, noop_fraction=Non
     return result
 
 
+def check_point(preset: str, n_instructions: int, seed: int = 0, noop_fraction=None,
+                skew="uniform", data_overrides=None, train_overrides=None):
+    """(DataConfig, RunConfig kwargs) of one grid point, every value validated (one-line
+    ConfigError naming the parameter) without building or writing anything."""
+    from .run import RunConfig
+
+    data_kw, train_kw = run_settings(preset, n_instructions, seed, noop_fraction, skew,
+                                     data_overrides, train_overrides)
+    cfg = DataConfig(**data_kw)
+    RunConfig.from_args(data=".", out=".", **train_kw)
+    return cfg, train_kw
+
+
 def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str | Path | None = None,
               extra: dict | None = None, progress: bool = True) -> list[dict]:
     """Execute the training notebook for every point x seed not yet done."""
@@ -83,6 +97,10 @@ def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str 
     notebook = Path(notebook or NOTEBOOKS / "02_training.ipynb")
     study_dir = runs_root() / study
     jobs = [(p, s) for p in points for s in seeds]
+    train_keys = {"max_steps", "model"}  # notebook parameters that override the training
+    train_extra = {k: v for k, v in (extra or {}).items() if k in train_keys}
+    for point, seed in jobs:  # every run checked before the first one starts
+        check_point(preset, seed=seed, train_overrides=train_extra, **point)
     statuses = []
     for point, seed in tqdm(jobs, desc=study, disable=not progress):
         rid = run_id(point, seed)
@@ -91,6 +109,7 @@ def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str 
             statuses.append({"run_id": rid, "status": "skipped"})
             continue
         run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / RUN_MARKER).touch()  # the run's own folder: its training may replace it
         params = {**(extra or {}), **point, "seed": seed, "preset": preset, "run_dir": str(run_dir),
                   "progress": False}
         try:

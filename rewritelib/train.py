@@ -25,6 +25,14 @@ from .evaluate import batch_tensors, target_logits
 from .model import split_head
 
 
+MAX_STEPS = 10**12  # far beyond any run; keeps step counts finite integers
+MAX_EPOCHS = 10**6
+
+
+class TrainingDiverged(ConfigError):
+    """The loss became NaN or infinite: the run stops and writes no result."""
+
+
 @dataclass
 class TrainConfig:
     lr: float = 1e-3
@@ -47,18 +55,35 @@ class TrainConfig:
             if not ok:
                 raise ConfigError(f"{name}: must be {allowed} (got {getattr(self, name)!r})")
 
-        need("lr", isinstance(self.lr, (int, float)) and 0 < self.lr < 1, "in (0, 1)")
+        def number(name, lo, hi, lo_open=False, hi_open=False):
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
+                and (lo < v if lo_open else lo <= v) and (v < hi if hi_open else v <= hi)
+            need(name, ok, f"a finite number in {'(' if lo_open else '['}{lo:g}, "
+                           f"{hi:g}{')' if hi_open else ']'}")
+
+        def integer(name, lo, hi=MAX_STEPS):
+            v = getattr(self, name)
+            need(name, isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi,
+                 f"an integer in [{lo}, {hi:,}]")
+
+        number("lr", 0, 1, lo_open=True, hi_open=True)
         for name in ("batch_size", "grad_accum", "max_steps", "log_every"):
-            need(name, isinstance(getattr(self, name), int) and getattr(self, name) >= 1, "an integer >= 1")
-        need("eval_every", isinstance(self.eval_every, int) and self.eval_every >= 0, "an integer >= 0")
-        need("epochs", self.epochs is None or self.epochs > 0, "> 0 or None")
-        need("warmup", 0 <= self.warmup < 1, "in [0, 1)")
-        need("weight_decay", self.weight_decay >= 0, ">= 0")
-        need("clip", self.clip > 0, "> 0")
-        need("seed", isinstance(self.seed, int) and self.seed >= 0, "an integer >= 0")
-        need("target_accuracy", self.target_accuracy is None or 0 < self.target_accuracy <= 1,
-             "in (0, 1] or None")
+            integer(name, 1)
+        integer("eval_every", 0)
+        integer("seed", 0, 2**63 - 1)
+        if self.epochs is not None:
+            number("epochs", 0, MAX_EPOCHS, lo_open=True)
+        number("warmup", 0, 1, hi_open=True)
+        number("weight_decay", 0, 1e6)
+        number("clip", 0, 1e12, lo_open=True)
+        if self.target_accuracy is not None:
+            number("target_accuracy", 0, 1, lo_open=True)
+            need("target_accuracy", self.eval_every > 0,
+                 "used with eval_every > 0 (early stopping needs evaluations)")
         self.device = resolve_device(self.device)
+        need("compile", not self.compile or self.device.startswith("cuda"),
+             f"used on a CUDA device (device is {self.device})")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,10 +143,14 @@ def train(model, data: Encoded, cfg: TrainConfig, evaluate=None, progress: bool 
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
                 logits, labels = target_logits(model, ids, mask)
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+            value = loss.item()
+            if not math.isfinite(value):  # item() syncs anyway: this check is free
+                raise TrainingDiverged(f"lr: the loss became {value} at step {step} "
+                                       f"(lr {cfg.lr:g}); try a smaller --lr; no result written")
             (loss / cfg.grad_accum).backward()
             info["tokens"] += int(data.length[idx].sum())
             info["target_tokens"] += int(mask.sum())
-            window_loss += loss.item()
+            window_loss += value
             window_n += 1
         torch.nn.utils.clip_grad_norm_(params, cfg.clip)
         opt.step()

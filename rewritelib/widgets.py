@@ -42,8 +42,10 @@ def data_explorer(**defaults) -> W.Widget:
         out.clear_output(wait=True)
         with out:
             try:
-                cfg = DataConfig(**{k: w.value for k, w in c.items()}, test_instructions=5,
-                                 test_examples=20, seen_examples=0, family_k="1-2")
+                kw = {k: w.value for k, w in c.items()}
+                if kw["family"] != "none":
+                    kw["family_k"] = "1-2"
+                cfg = DataConfig(**kw, test_instructions=5, test_examples=20, seen_examples=0)
             except ConfigError as e:
                 print("invalid:", e)
                 return

@@ -111,15 +111,40 @@ def test_killed_sweep_resumes_without_redoing_runs(runs):
     assert len(list((runs / "resume").glob("*/result.json"))) == 3
 
 
-def test_failed_run_is_recorded_and_not_done(runs):
-    points = [{"n_instructions": 100_000}, {"n_instructions": 2}]  # the first cannot be built
-    statuses = run_sweep("failing", points, [0], "tiny", extra={"max_steps": 5}, progress=False)
+def failing_notebook(tmp_path) -> Path:
+    """02_training with a cell that crashes at I = 3: a run that fails inside its kernel,
+    after every parameter passed the sweep's up-front checks."""
+    nb = json.loads((NOTEBOOKS / "02_training.ipynb").read_text())
+    at = next(i for i, c in enumerate(nb["cells"]) if "parameters" in c["metadata"].get("tags", []))
+    nb["cells"].insert(at + 1, {"cell_type": "code", "metadata": {}, "outputs": [],
+                                "execution_count": None,
+                                "source": "if n_instructions == 3:\n    raise RuntimeError('crash at n_instructions=3')"})
+    path = tmp_path / "02_failing.ipynb"
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def test_failed_run_is_recorded_and_not_done(runs, tmp_path):
+    points = [{"n_instructions": 3}, {"n_instructions": 2}]  # the first crashes in its kernel
+    nb = failing_notebook(tmp_path)
+    statuses = run_sweep("failing", points, [0], "tiny", notebook=nb, extra={"max_steps": 5},
+                         progress=False)
     assert [s["status"] for s in statuses] == ["failed", "done"]
     failed = failures("failing")
-    assert len(failed) == 1 and "n_instructions" in failed[0]["error"]
+    assert len(failed) == 1 and "n_instructions=3" in failed[0]["error"]
     assert not (runs / "failing" / failed[0]["run_id"] / "result.json").exists()
-    again = run_sweep("failing", points, [0], "tiny", extra={"max_steps": 5}, progress=False)
+    again = run_sweep("failing", points, [0], "tiny", notebook=nb, extra={"max_steps": 5},
+                      progress=False)
     assert [s["status"] for s in again] == ["failed", "skipped"]
+
+
+def test_a_bad_point_stops_the_sweep_before_any_run(runs):
+    from rewritelib.config import ConfigError
+
+    points = [{"n_instructions": 2}, {"n_instructions": 100_000}]  # budget 1,200 < I
+    with pytest.raises(ConfigError, match="budget"):
+        run_sweep("refused", points, [0], "tiny", extra={"max_steps": 5}, progress=False)
+    assert not (runs / "refused").exists()
 
 
 def test_widgets_build_and_react(runs, capsys):
