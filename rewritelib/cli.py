@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from .config import FAMILIES, ConfigError, DataConfig
+from .scales import ARCHS, SCALES
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -81,8 +82,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="a folder made by `rewritelib data`")
     p.add_argument("--out", required=True, help="the run folder (result.json, evals.jsonl, weights)")
     p.add_argument("--model", default="scratch", help="scratch (GPT-2 from scratch) or pretrained (LoRA)")
-    p.add_argument("--preset", default="tiny", help="scratch: tiny, cpu, small, gpu, paper; "
-                   "pretrained: tiny, cpu, gpu, paper (default: tiny)")
+    p.add_argument("--preset", default="tiny", help="the scale whose recipe gives the defaults: "
+                   f"{', '.join(SCALES)} (default: tiny), as in the studies")
+    p.add_argument("--arch", default=None, help=f"scratch: the GPT-2 size, {', '.join(ARCHS)} "
+                   "(default: the preset's)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace --out if it is a run folder written by rewritelib")
     p.add_argument("--no-verify", dest="verify", action="store_false", default=None,

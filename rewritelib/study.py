@@ -43,12 +43,23 @@ def runs_root() -> Path:
     return Path(os.environ.get("REWRITELIB_RUNS", ROOT / "papermill_runs"))
 
 
+# Short names of the grid axes in run ids; any other axis appears under its own name.
+AXIS_NAMES = {"n_instructions": "I", "noop_fraction": "noop", "skew": "skew", "family": "family",
+              "family_k": "k", "test_family_k": "testk", "occurrences": "occ",
+              "test_occurrences": "testocc", "model": "model", "budget": "budget"}
+
+
 def run_id(point: dict, seed: int) -> str:
-    """A readable, stable folder name: I0064-noop0.2-skewuniform-s0."""
-    parts = [f"I{point['n_instructions']:04d}"]
-    if point.get("noop_fraction") is not None:
-        parts.append(f"noop{point['noop_fraction']}")
-    parts.append(f"skew{point.get('skew', 'uniform')}")
+    """A readable, stable folder name built from every axis of the grid point, sorted:
+    I0064-noop0.2-skewuniform-s0, I0064-familyperiodic-k3-4-skewuniform-s0. Every id names
+    its skew (uniform when the point does not say), as the first studies' ids did."""
+    point = {"skew": "uniform", **{k: v for k, v in point.items() if v is not None}}
+    parts = [f"I{point.pop('n_instructions'):04d}"]
+    for axis in sorted(point, key=lambda a: AXIS_NAMES.get(a, a)):
+        value = point[axis]
+        if isinstance(value, (list, tuple)):
+            value = "-".join(str(v) for v in value)
+        parts.append(f"{AXIS_NAMES.get(axis, axis.replace('_', ''))}{value}")
     return "-".join(parts + [f"s{seed}"])
 
 
@@ -61,14 +72,16 @@ def train_one(preset: str, n_instructions: int, seed: int = 0, noop_fraction=Non
 
     cfg, train_kw = check_point(preset, n_instructions, seed, noop_fraction, skew,
                                 data_overrides, train_overrides)
-    run_dir = Path(run_dir or runs_root() / "single" / run_id(
-        {"n_instructions": n_instructions, "noop_fraction": noop_fraction, "skew": skew}, seed))
+    point = {"n_instructions": n_instructions, "noop_fraction": noop_fraction, "skew": skew,
+             **(data_overrides or {})}
+    run_dir = Path(run_dir or runs_root() / "single" / run_id(point, seed))
     check_out_dir(run_dir, True, "run")  # a foreign folder is refused before any work
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = write_dataset(build_dataset(cfg), Path(tmp) / "data")
         rc = RunConfig.from_args(data=str(data_dir), out=str(run_dir), overwrite=True, **train_kw)
         result = run(rc, command=f"train_one(preset={preset!r}, n_instructions={n_instructions}, "
-                                 f"seed={seed}, noop_fraction={noop_fraction!r}, skew={skew!r})",
+                                 f"seed={seed}, noop_fraction={noop_fraction!r}, skew={skew!r}, "
+                                 f"data_overrides={data_overrides!r}, train_overrides={train_overrides!r})",
                      progress=progress)
     result["run_info"]["data"] = "(temporary; rebuilt from data_spec)"
     result["run_info"]["preset"] = preset
@@ -99,8 +112,10 @@ def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str 
     jobs = [(p, s) for p in points for s in seeds]
     train_keys = {"max_steps", "model"}  # notebook parameters that override the training
     train_extra = {k: v for k, v in (extra or {}).items() if k in train_keys}
+    train_extra.update((extra or {}).get("train_overrides") or {})
     for point, seed in jobs:  # every run checked before the first one starts
-        check_point(preset, seed=seed, train_overrides=train_extra, **point)
+        check_point(preset, point["n_instructions"], seed, data_overrides=_axes(point),
+                    train_overrides=train_extra)
     statuses = []
     for point, seed in tqdm(jobs, desc=study, disable=not progress):
         rid = run_id(point, seed)
@@ -110,8 +125,9 @@ def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str 
             continue
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / RUN_MARKER).touch()  # the run's own folder: its training may replace it
-        params = {**(extra or {}), **point, "seed": seed, "preset": preset, "run_dir": str(run_dir),
-                  "progress": False}
+        params = {**(extra or {}), "n_instructions": point["n_instructions"],
+                  "data_overrides": _axes(point), "seed": seed, "preset": preset,
+                  "run_dir": str(run_dir), "progress": False}
         try:
             pm.execute_notebook(str(notebook), str(run_dir / "run.ipynb"), parameters=params,
                                 kernel_name="python3", progress_bar=False, cwd=str(notebook.parent))
@@ -126,26 +142,47 @@ def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str 
     return statuses
 
 
+FIRST_AXES = ["n_instructions", "budget", "noop_fraction", "skew"]  # the E1-E3 columns, first
+
+
+def _axes(point: dict) -> dict:
+    """The data axes of a grid point other than I (noop_fraction, skew, family, ...)."""
+    return {k: v for k, v in point.items() if k != "n_instructions"}
+
+
 def collect(study: str) -> pd.DataFrame:
-    """Every finished run of a study as tidy rows: one per run and split."""
+    """Every finished run of a study as tidy rows: one per run and split. Every data
+    parameter of the run becomes a column (flattened with pandas.json_normalize), so a new
+    grid axis shows up here without code changes."""
     rows = []
     for path in sorted((runs_root() / study).glob("*/result.json")):
         r = json.loads(path.read_text())
         spec, info = r["run_info"]["data_spec"] or {}, r["train_info"]
+        axes = pd.json_normalize(spec).iloc[0].to_dict() if spec else {}
+        axes["skew"] = "uniform" if axes.get("skew") is None else axes["skew"]
+        axes = {k: _cell(k, axes.get(k)) for k in FIRST_AXES + sorted(set(axes) - set(FIRST_AXES))}
         for split in SPLITS:
             m = r["metrics"].get(split) or {}
             if m.get("n"):
                 rows.append({
                     "study": study, "run_id": path.parent.name, "seed": r["run_info"]["seed"],
-                    "n_instructions": spec.get("n_instructions"), "budget": spec.get("budget"),
-                    "noop_fraction": spec.get("noop_fraction"),
-                    "skew": "uniform" if spec.get("skew") is None else spec.get("skew"),
+                    "model": r["run_info"]["params"].get("model"), **axes,
                     "split": split, "exact_match": m["exact_match"], "n": m["n"],
                     "steps": info["steps"], "train_seconds": round(info["seconds"], 2),
                     "rules_with_examples": (r["run_info"].get("data_summary") or {}).get("rules_with_examples"),
                     "effective_rules": _effective_rules(spec),
                 })
     return pd.DataFrame(rows)
+
+
+RANGES = ("pattern_length", "replacement_length", "family_k", "test_family_k")  # (lo, hi)
+
+
+def _cell(key: str, value):
+    """A CSV cell: a range as "3-4", a set (occurrences) as "1,5,10", not a Python list."""
+    if isinstance(value, (list, tuple)):
+        return "-".join(map(str, value)) if key in RANGES else ",".join(map(str, value))
+    return value
 
 
 def _effective_rules(spec: dict) -> float | None:
