@@ -35,8 +35,26 @@ def batch_tensors(enc: Encoded, idx: np.ndarray, device) -> tuple[torch.Tensor, 
 def target_logits(model, ids: torch.Tensor, mask: torch.Tensor):
     """Logits at the target positions only (k, vocab), and their labels (k,)."""
     backbone, head = split_head(model)
-    hidden = backbone(input_ids=ids).last_hidden_state[:, :-1]
+    hidden = backbone(input_ids=ids, use_cache=False).last_hidden_state[:, :-1]
     return head(hidden[mask]), ids[:, 1:][mask]
+
+
+def target_windows(enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
+    """(pos, labels), each (n, K), K the longest output + EOS: for every row the positions
+    whose logits predict its output and EOS, and those tokens (-100 past the row's end).
+
+    The positions and labels of ``batch_tensors``' mask, in a shape that does not depend on
+    the batch: a GPU batch needs no boolean indexing (a device->host sync) and keeps one
+    shape (torch.compile, CUDA graphs).
+    """
+    width = int(enc.length.max())
+    start, end = enc.target_start - 1, enc.length - 2  # inclusive
+    k = int((end - start).max()) + 1
+    pos = start[:, None] + np.arange(k)[None, :]
+    valid = pos <= end[:, None]
+    pos = np.minimum(pos, width - 2)
+    labels = np.where(valid, np.take_along_axis(enc.ids[:, :width], pos + 1, axis=1), -100)
+    return pos.astype(np.int64), labels.astype(np.int64)
 
 
 @torch.no_grad()

@@ -46,7 +46,10 @@ def build_scratch(arch: str, vocab_size: int, n_positions: int, seed: int = 0):
                         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                         # GPT-2's tanh GELU as one fused kernel: "gelu_new" is five element-wise
                         # ops and took half of the CPU forward time
-                        activation_function="gelu_pytorch_tanh")
+                        activation_function="gelu_pytorch_tanh",
+                        # flash / memory-efficient attention: the default of recent transformers,
+                        # named so that it does not depend on the version
+                        attn_implementation="sdpa")
     torch.manual_seed(seed)
     return GPT2LMHeadModel(config)
 

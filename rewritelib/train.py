@@ -2,8 +2,13 @@
 
 AdamW, linear warm-up then linear decay to zero, gradient clipping and accumulation,
 epochs or a step budget. The loss covers only the output and EOS (see encoding.py). On
-CUDA the forward runs under bf16 autocast and ``compile=True`` wraps the backbone in
-``torch.compile``; on CPU everything stays float32, so a seed gives the same metrics.
+CPU everything stays float32, so a seed gives the same metrics. On CUDA the forward runs
+under bf16 autocast, the whole data set sits on the GPU, the target positions are gathered
+with a fixed-size index (``evaluate.target_windows``) and the loss is read only when logged,
+so a step never waits for the host; ``compile`` (default on CUDA for models trained from
+scratch, runs of >= 2,000 steps) compiles model + loss with CUDA graphs
+(``mode="reduce-overhead"``). Both paths see the same batches in the same order
+(benchmarks/gpu_throughput.py, docs/gpu_results.md).
 A tqdm bar shows the loss and tokens/s. ``evaluate(step)`` may be called every
 ``eval_every`` steps; training stops early once it reports ``target_accuracy``.
 """
@@ -21,10 +26,11 @@ from tqdm.auto import tqdm
 
 from .config import ConfigError
 from .encoding import Encoded
-from .evaluate import batch_tensors, target_logits
+from .evaluate import batch_tensors, target_logits, target_windows
 from .model import split_head
 
 
+COMPILE_MIN_STEPS = 2000  # compile=None compiles on CUDA from this many steps on
 MAX_STEPS = 10**12  # far beyond any run; keeps step counts finite integers
 MAX_EPOCHS = 10**6
 
@@ -45,7 +51,8 @@ class TrainConfig:
     clip: float = 1.0
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda, cuda:N
-    compile: bool = False  # torch.compile the backbone (CUDA only)
+    compile: bool | None = None  # torch.compile model + loss (CUDA only); None: on CUDA, for
+    # models trained from scratch and runs of >= COMPILE_MIN_STEPS (LoRA: ~70 s to compile)
     eval_every: int = 0  # 0: evaluate only at the end
     target_accuracy: float | None = None  # stop early once evaluate() reports this
     log_every: int = 10
@@ -115,12 +122,16 @@ def train(model, data: Encoded, cfg: TrainConfig, evaluate=None, progress: bool 
     """Train in place; returns train_info (steps, tokens, tokens/s, loss curve, evals)."""
     device, cuda = cfg.device, cfg.device.startswith("cuda")
     model.to(device).train()
-    if cfg.compile and cuda:
-        split_head(model)[0].compile()  # in place: state_dict keys stay as they were
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                             fused=cuda or None)
     steps = total_steps(cfg, len(data))
+    # compile: ~24 s on an H200 for the paper GPT-2, then 7.3 instead of 19.4 ms a step of
+    # 256: it pays from ~2,000 steps on (docs/gpu_results.md)
+    compiled = cuda and (cfg.compile if cfg.compile is not None
+                         else not hasattr(model, "peft_config") and steps >= COMPILE_MIN_STEPS)
+    if cuda:
+        gpu_loss, gpu_batch = _gpu_step(model, data, device, compiled, cfg.grad_accum)
     warm = int(cfg.warmup * steps)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / max(1, steps - warm)))
@@ -139,18 +150,21 @@ def train(model, data: Encoded, cfg: TrainConfig, evaluate=None, progress: bool 
                 order, cursor = rng.permutation(len(data)), 0
             idx = order[cursor:cursor + cfg.batch_size]
             cursor += cfg.batch_size
-            ids, mask = batch_tensors(data, idx, device)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            if cuda:
+                if compiled and cfg.grad_accum == 1:
+                    torch.compiler.cudagraph_mark_step_begin()
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    loss = gpu_loss(*gpu_batch(idx))
+                window_loss += loss.detach()  # a tensor: read (a sync) only when logged
+            else:
+                ids, mask = batch_tensors(data, idx, device)
                 logits, labels = target_logits(model, ids, mask)
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-            value = loss.item()
-            if not math.isfinite(value):  # item() syncs anyway: this check is free
-                raise TrainingDiverged(f"lr: the loss became {value} at step {step} "
-                                       f"(lr {cfg.lr:g}); try a smaller --lr; no result written")
+                window_loss += loss.item()
+                _check_finite(window_loss, step, cfg)
             (loss / cfg.grad_accum).backward()
             info["tokens"] += int(data.length[idx].sum())
-            info["target_tokens"] += int(mask.sum())
-            window_loss += value
+            info["target_tokens"] += int((data.length[idx] - data.target_start[idx]).sum())
             window_n += 1
         torch.nn.utils.clip_grad_norm_(params, cfg.clip)
         opt.step()
@@ -158,6 +172,9 @@ def train(model, data: Encoded, cfg: TrainConfig, evaluate=None, progress: bool 
         opt.zero_grad(set_to_none=True)
         info["steps"] = step
         if step % cfg.log_every == 0 or step == steps:
+            window_loss = float(window_loss)
+            if cuda:  # within log_every steps of a NaN
+                _check_finite(window_loss, step, cfg, "at or before")
             elapsed = time.perf_counter() - t0
             info["loss_curve"].append([step, window_loss / window_n])
             bar.set_postfix(loss=f"{window_loss / window_n:.4f}", tok_s=f"{info['tokens'] / elapsed:,.0f}")
@@ -174,5 +191,52 @@ def train(model, data: Encoded, cfg: TrainConfig, evaluate=None, progress: bool 
     info["seconds"] = time.perf_counter() - t0
     info["tokens_per_s"] = info["tokens"] / info["seconds"]
     info["planned_steps"] = steps
+    info["compiled"] = compiled
     info["peak_memory_mb"] = peak_memory_mb(device)
     return info
+
+
+def _check_finite(value: float, step: int, cfg: TrainConfig, when: str = "at") -> None:
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"lr: the loss became {value} {when} step {step} "
+                               f"(lr {cfg.lr:g}); try a smaller --lr; no result written")
+
+
+class _TargetLoss(torch.nn.Module):
+    """Backbone, head at the target positions, mean cross-entropy over them: the loss of
+    ``target_logits`` + ``cross_entropy`` in shapes that do not depend on the batch."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.backbone, self.head = split_head(model)
+
+    def forward(self, ids, pos, labels):
+        hidden = self.backbone(input_ids=ids, use_cache=False).last_hidden_state
+        hidden = hidden.gather(1, pos[..., None].expand(-1, -1, hidden.shape[-1]))
+        logits = self.head(hidden).float()
+        return torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(),
+                                                 ignore_index=-100)
+
+
+def _gpu_step(model, data: Encoded, device, compiled: bool, grad_accum: int = 1):
+    """(loss module, batch function): the data set on the device once, batches by index."""
+    width = int(data.length.max())
+    pos, labels = target_windows(data)
+    ids = torch.from_numpy(np.ascontiguousarray(data.ids[:, :width])).to(device)
+    pos, labels = torch.from_numpy(pos).to(device), torch.from_numpy(labels).to(device)
+
+    def batch(idx):
+        i = torch.from_numpy(idx).to(device, non_blocking=True)
+        return ids[i], pos[i], labels[i]
+
+    loss = _TargetLoss(model)
+    if compiled and hasattr(model, "peft_config"):
+        # deep models: compile each decoder layer (they share one graph); layer 0 stays
+        # eager: its input, from frozen embeddings, needs no grad and would be a 2nd graph
+        for layer in loss.backbone.layers[1:]:
+            layer.compile(dynamic=True)
+    elif compiled:
+        # CUDA graphs replay into the same memory: fine when the gradients are consumed and
+        # dropped every step, not when micro-batches accumulate into them
+        loss = torch.compile(loss, mode="reduce-overhead" if grad_accum == 1 else None)
+    return loss, batch
