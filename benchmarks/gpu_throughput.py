@@ -47,7 +47,7 @@ from rewritelib.config import DataConfig  # noqa: E402
 from rewritelib.dataset import build_dataset  # noqa: E402
 from rewritelib.encoding import CharTokenizer, Encoded  # noqa: E402
 from rewritelib.evaluate import batch_tensors, target_logits  # noqa: E402
-from rewritelib.model import add_lora, build_scratch, split_head  # noqa: E402
+from rewritelib.model import add_lora, build_scratch  # noqa: E402
 from rewritelib.presets import run_settings  # noqa: E402
 from rewritelib.train import TrainConfig, _TargetLoss, train  # noqa: E402
 
