@@ -2,6 +2,7 @@
 
     python -m rewritelib data --out DIR [options]
     python -m rewritelib train --data DIR --model scratch|pretrained --preset NAME --out RUN
+    python -m rewritelib sweep E1 --preset cpu --seeds 0 1 2 [--grid n_instructions=8,64]
 
 Options go to DataConfig / RunConfig, which validate them; any ConfigError or ModelError
 becomes one line on stderr and exit status 2, with nothing written. Ctrl-C (SIGINT) and
@@ -124,6 +125,55 @@ def run_train(args) -> int:
     return 0
 
 
+def add_sweep_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("experiment", help="E1, E2, E3, E4 or E5 (rewritelib/experiments.py)")
+    p.add_argument("--preset", default="tiny", help=f"the scale: {', '.join(SCALES)} (default: tiny)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the scale's")
+    p.add_argument("--grid", action="append", default=[], metavar="AXIS=V1,V2",
+                   help="replace an axis's values, e.g. --grid n_instructions=8,64 (repeatable)")
+    p.add_argument("--max-steps", type=int, default=None, help="override the recipe's steps")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+
+
+def parse_grid(items: list[str]) -> dict:
+    """["n_instructions=8,64", "family=periodic"] -> {"n_instructions": [8, 64], ...};
+    numbers become numbers, a value like 1:5:10 becomes the set (1, 5, 10)."""
+    grid = {}
+    for item in items:
+        axis, sep, values = item.partition("=")
+        if not sep or not axis or not values:
+            raise ConfigError(f"grid: expected AXIS=V1,V2 (got {item!r})")
+        grid[axis.strip()] = [_value(v.strip()) for v in values.split(",")]
+    return grid
+
+
+def _value(text: str):
+    if ":" in text:
+        return tuple(_value(t) for t in text.split(":"))
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def run_sweep_cli(args) -> int:
+    from .experiments import run
+
+    train = {"max_steps": args.max_steps} if args.max_steps is not None else None
+    out = run(args.experiment, args.preset, seeds=args.seeds, grid=parse_grid(args.grid),
+              train=train, progress=not args.no_progress)
+    for title, table in out["tables"].items():
+        print(f"\n{title}\n{table.to_string()}")
+    print(f"\ntable: {out['csv']}\nfigure: {out['figure']}")
+    if out["failed"]:
+        print(f"{len(out['failed'])} failed run(s): "
+              + ", ".join(f["run_id"] for f in out["failed"]), file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="rewritelib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -133,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train and evaluate one model on a data folder")
     add_train_args(train)
     train.set_defaults(func=run_train)
+    sweep = sub.add_parser("sweep", help="run an experiment's grid through papermill")
+    add_sweep_args(sweep)
+    sweep.set_defaults(func=run_sweep_cli)
     return parser
 
 

@@ -43,9 +43,13 @@ def _plant(rng, z: np.ndarray, p: np.ndarray, c: int) -> None:
         return
     m, n = z.shape
     length = p.shape[1]
-    # c sorted offsets in [0, slack] plus k*L for the k-th copy: copies never overlap.
-    offsets = np.sort(rng.integers(0, n - c * length + 1, size=(m, c)), axis=1)
-    starts = offsets + np.arange(c) * length + (np.arange(m) * n)[:, None]
+    # A letter of filler between copies where they fit: two adjacent copies of a pattern
+    # that overlaps itself ("aa", "abab") would make extra occurrences, so that rows of many
+    # copies could never be drawn. (One copy, as in E1-E3, is placed exactly as before.)
+    gap = 1 if c * (length + 1) - 1 <= n else 0
+    # c sorted offsets in [0, slack] plus k*(L + gap) for the k-th copy: copies never overlap.
+    offsets = np.sort(rng.integers(0, n - c * length - (c - 1) * gap + 1, size=(m, c)), axis=1)
+    starts = offsets + np.arange(c) * (length + gap) + (np.arange(m) * n)[:, None]
     z.ravel()[(starts[:, :, None] + np.arange(length)).ravel()] = np.repeat(p, c, axis=0).ravel()
 
 

@@ -71,6 +71,28 @@ def e2_figure(df, path=None):
     return _save(fig, path)
 
 
+def e4_figure(df, path=None):
+    """Unseen (test k smaller than any training k) and seen accuracy against I, by family."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    accuracy_vs_instructions(df, hue="family", splits=("unseen",), ax=axes[0],
+                             title="E4: unseen rules of smaller k, by family")
+    accuracy_vs_instructions(df, hue="family", splits=("seen",), ax=axes[1],
+                             title="E4: seen rules, by family")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def e5_figure(df, path=None):
+    """Unseen and seen accuracy against I, one curve per training occurrence count."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    accuracy_vs_instructions(df, hue="occurrences", splits=("unseen",), ax=axes[0],
+                             title="E5: unseen rules (test: 1-20 occurrences)")
+    accuracy_vs_instructions(df, hue="occurrences", splits=("seen",), ax=axes[1],
+                             title="E5: seen rules, by training occurrences")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def e3_figure(df, path=None):
     """Unseen accuracy against the skew shape a (uniform first), one curve per I."""
     data = df[df["split"] == "unseen"].copy()

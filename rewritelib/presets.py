@@ -1,68 +1,19 @@
-"""Study grids per scale: which grid points the ablations of a notebook sweep.
+"""The settings of one run of a study: a scale's data shape and recipe, plus the grid point.
 
-The scales themselves (data shape, GPT-2 size, training recipe per model kind) live in
-``scales.py``; this module adds, per scale, the grids of the ablations (E1-E3) and the
-default seeds. ``tiny`` is for tests (seconds), ``cpu`` for the main job on a laptop, ``gpu``
-for one GPU in about an hour, ``paper`` for the paper's exact settings. Every value can
-still be overridden (``papermill -p NAME VALUE``).
+The scales (data shape, GPT-2 size, training recipe per model kind, default seeds) live in
+``scales.py``, the experiments and their grids in ``experiments.py``. ``tiny`` is for tests
+(seconds), ``cpu`` for the main job on a laptop, ``gpu`` for one GPU, ``paper`` for the
+paper's exact settings.
 """
 
 from __future__ import annotations
 
-import copy
-
-from .config import ConfigError
-from .scales import check_scale, data_shape
-
-PRESETS = {
-    "tiny": {
-        "e1_instructions": [2, 8, 32],
-        "e2_noop_fractions": [0.1, 0.5],
-        "e2_instructions": [2, 32],
-        "e3_skews": ["uniform", 0.5],
-        "e3_instructions": [8, 32],
-        "seeds": [0],
-    },
-    "cpu": {
-        "e1_instructions": [8, 64, 256, 512, 1024, 2048],
-        "e2_noop_fractions": [0.1, 0.3, 0.5],
-        "e2_instructions": [64, 256, 512, 1024],
-        "e3_skews": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.03],
-        "e3_instructions": [512, 5120],
-        "seeds": [0],  # make study runs one seed to stay inside 20 minutes; see the README
-    },
-    "gpu": {
-        "e1_instructions": [10, 30, 100, 300, 1000, 3000, 10_000, 100_000],
-        "e2_noop_fractions": [0.1, 0.2, 0.3, 0.4, 0.5],
-        "e2_instructions": [100, 300, 1000, 3000],
-        "e3_skews": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.07, 0.03],
-        "e3_instructions": [1000, 10_000],
-        "seeds": [0, 1, 2],
-    },
-    "paper": {
-        "e1_instructions": [10, 100, 300, 400, 500, 1000, 10_000, 100_000, 1_000_000],
-        "e2_noop_fractions": [0.1, 0.2, 0.3, 0.4, 0.5],
-        "e2_instructions": [300, 400, 500, 1000],
-        "e3_skews": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.07, 0.03],
-        "e3_instructions": [1000, 10_000, 100_000],
-        "seeds": [0, 1, 2],
-    },
-}
+from .scales import SEEDS, check_scale, data_shape
 
 
 def get_preset(name: str) -> dict:
-    """The grids and seeds of a scale, with its data shape under "data"."""
-    return {**copy.deepcopy(PRESETS[check_scale(name)]), "data": data_shape(name)}
-
-
-def grids(preset: dict, **overrides) -> dict:
-    """The preset's ablation grids (e1_instructions, e3_skews, ...), each replaced by its
-    override unless that is None: what the notebooks' grid parameters mean."""
-    for k, v in overrides.items():
-        if v is not None and (not isinstance(v, (list, tuple)) or not v):
-            raise ConfigError(f"{k}: must be a non-empty list of values, or None for the "
-                              f"preset's {preset[k]} (got {v!r})")
-    return {k: v if v is not None else preset[k] for k, v in overrides.items()}
+    """The data shape of a scale ("data") and its default seeds ("seeds")."""
+    return {"data": data_shape(name), "seeds": list(SEEDS[check_scale(name)])}
 
 
 def run_settings(preset: str, n_instructions: int, seed: int = 0, noop_fraction=None,

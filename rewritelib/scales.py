@@ -64,6 +64,9 @@ SCALES = {
 }
 
 
+SEEDS = {"tiny": [0], "cpu": [0], "gpu": [0, 1, 2], "paper": [0, 1, 2]}  # a study's default seeds
+
+
 def check_scale(scale: str) -> str:
     if scale not in SCALES:
         raise ConfigError(f"preset: must be one of {', '.join(SCALES)} (got {scale!r})")

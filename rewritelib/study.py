@@ -103,43 +103,53 @@ def check_point(preset: str, n_instructions: int, seed: int = 0, noop_fraction=N
 
 
 def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str | Path | None = None,
-              extra: dict | None = None, progress: bool = True) -> list[dict]:
-    """Execute the training notebook for every point x seed not yet done."""
-    import papermill as pm
+              extra: dict | None = None, fixed_data: dict | None = None,
+              progress: bool = True) -> list[dict]:
+    """Execute the training notebook for every point x seed not yet done.
 
+    A point's axes name its run (run_id) and reach the run as data overrides, on top of
+    ``fixed_data`` (settings the whole experiment fixes, not part of the ids). Every point
+    is validated before the first run starts."""
     notebook = Path(notebook or NOTEBOOKS / "02_training.ipynb")
-    study_dir = runs_root() / study
-    jobs = [(p, s) for p in points for s in seeds]
+    extra = dict(extra or {})
     train_keys = {"max_steps", "model"}  # notebook parameters that override the training
-    train_extra = {k: v for k, v in (extra or {}).items() if k in train_keys}
-    train_extra.update((extra or {}).get("train_overrides") or {})
-    for point, seed in jobs:  # every run checked before the first one starts
-        check_point(preset, point["n_instructions"], seed, data_overrides=_axes(point),
-                    train_overrides=train_extra)
+    train = {**{k: v for k, v in extra.items() if k in train_keys}, **(extra.get("train_overrides") or {})}
+    jobs = [(p, s) for p in points for s in seeds]
+    for point, seed in jobs:
+        check_point(preset, point["n_instructions"], seed,
+                    data_overrides={**(fixed_data or {}), **_axes(point)}, train_overrides=train)
     statuses = []
     for point, seed in tqdm(jobs, desc=study, disable=not progress):
-        rid = run_id(point, seed)
-        run_dir = study_dir / rid
-        if (run_dir / "result.json").exists():
-            statuses.append({"run_id": rid, "status": "skipped"})
-            continue
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / RUN_MARKER).touch()  # the run's own folder: its training may replace it
-        params = {**(extra or {}), "n_instructions": point["n_instructions"],
-                  "data_overrides": _axes(point), "seed": seed, "preset": preset,
-                  "run_dir": str(run_dir), "progress": False}
-        try:
-            pm.execute_notebook(str(notebook), str(run_dir / "run.ipynb"), parameters=params,
-                                kernel_name="python3", progress_bar=False, cwd=str(notebook.parent))
-            (run_dir / "failed.json").unlink(missing_ok=True)
-            statuses.append({"run_id": rid, "status": "done"})
-        except Exception as e:  # papermill's error: record it, keep sweeping
-            error = {"run_id": rid, "status": "failed", "params": params, "time": now(),
-                     "error": f"{type(e).__name__}: {getattr(e, 'evalue', e)}",
-                     "details": "".join(traceback.format_exception_only(type(e), e))[-4000:]}
-            atomic_write_json(run_dir / "failed.json", error)
-            statuses.append({"run_id": rid, "status": "failed", "error": error["error"]})
+        params = {**extra, "n_instructions": point["n_instructions"], "seed": seed,
+                  "data_overrides": {**(fixed_data or {}), **_axes(point)}, "preset": preset,
+                  "progress": False}
+        statuses.append(_execute(notebook, runs_root() / study / run_id(point, seed), params))
     return statuses
+
+
+def _execute(notebook: Path, run_dir: Path, params: dict) -> dict:
+    """One papermill execution into run_dir; skipped when its result.json exists, recorded
+    in failed.json when the notebook fails."""
+    import papermill as pm
+
+    rid = run_dir.name
+    if (run_dir / "result.json").exists():
+        return {"run_id": rid, "status": "skipped"}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / RUN_MARKER).touch()  # the run's own folder: its training may replace it
+    # JSON types only: papermill would inject a tuple as the string "(1, 5)"
+    params = json.loads(json.dumps({**params, "run_dir": str(run_dir)}))
+    try:
+        pm.execute_notebook(str(notebook), str(run_dir / "run.ipynb"), parameters=params,
+                            kernel_name="python3", progress_bar=False, cwd=str(notebook.parent))
+        (run_dir / "failed.json").unlink(missing_ok=True)
+        return {"run_id": rid, "status": "done"}
+    except Exception as e:  # papermill's error: record it, keep sweeping
+        error = {"run_id": rid, "status": "failed", "params": params, "time": now(),
+                 "error": f"{type(e).__name__}: {getattr(e, 'evalue', e)}",
+                 "details": "".join(traceback.format_exception_only(type(e), e))[-4000:]}
+        atomic_write_json(run_dir / "failed.json", error)
+        return {"run_id": rid, "status": "failed", "error": error["error"]}
 
 
 FIRST_AXES = ["n_instructions", "budget", "noop_fraction", "skew"]  # the E1-E3 columns, first
@@ -193,6 +203,24 @@ def _effective_rules(spec: dict) -> float | None:
     return round(effective_rules(train_counts(DataConfig(**spec))), 1)
 
 
+def by_occurrence(study: str) -> pd.DataFrame:
+    """Unseen exact match by the test input's occurrence count (columns), one row per
+    training occurrences x I, averaged over seeds: E5's second table."""
+    rows = []
+    for path in sorted((runs_root() / study).glob("*/result.json")):
+        r = json.loads(path.read_text())
+        spec = r["run_info"]["data_spec"] or {}
+        for count, m in (r["metrics"].get("by_occurrences") or {}).items():
+            if m.get("n") and count != "0":
+                rows.append({"occurrences": _cell("occurrences", spec.get("occurrences")),
+                             "n_instructions": spec.get("n_instructions"),
+                             "test_occurrences": int(count), "exact_match": m["exact_match"]})
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).pivot_table(index=["occurrences", "n_instructions"],
+                                          columns="test_occurrences", values="exact_match").round(3)
+
+
 def failures(study: str) -> list[dict]:
     """Runs that failed and have not succeeded since."""
     out = []
@@ -242,7 +270,7 @@ def accuracy_table(df: pd.DataFrame, split: str = "unseen", index: str = "n_inst
     """Exact match as "mean ± sd (seeds)" strings, one cell per grid point: the README's tables."""
     d = df[df["split"] == split].copy()
     keys = [index] + ([columns] if columns else [])
-    if columns:
+    if columns and d[columns].dtype == object:  # numbers stay numbers: I sorts as 4 < 16
         d[columns] = d[columns].astype(str)
     d["skew"] = d["skew"].astype(str)  # "uniform" or a number: one type, as in summary.csv
     g = d.groupby(keys)["exact_match"].agg(["mean", "std", "count"]).fillna(0.0)

@@ -224,8 +224,23 @@ OUTS = [
 ]
 
 
+SWEEP = [  # python -m rewritelib sweep ...
+    (["E9"], "experiment"), (["E1", "--preset", "huge"], "preset"),
+    (["E1", "--grid", "bogus=1"], "grid"), (["E1", "--grid", "n_instructions"], "grid"),
+    (["E1", "--grid", "n_instructions=0"], "n_instructions"),
+    (["E1", "--grid", "n_instructions=x"], "n_instructions"),
+    (["E1", "--seeds", "-1"], "seed"), (["E1", "--seeds", "x"], "--seeds"),
+    (["E1", "--max-steps", "0"], "max_steps"), (["E4", "--grid", "family=spiral"], "family"),
+    (["E5", "--grid", "occurrences=99"], "occurrences"),
+    (["E2", "--grid", "noop_fraction=2"], "noop_fraction"),
+    (["E3", "--grid", "skew=-1"], "skew"), (["E2", "--preset", "cpu", "--grid", "noop_fraction="], "grid"),
+]
+
+
 def cases():
     out = []
+    for extra, param in SWEEP:
+        out.append(pytest.param("sweep", extra, param, id="sweep-" + "-".join(extra)[:30]))
     for flag, value, param in DATA_VALUES:
         out.append(pytest.param("data", [flag, value], param, id=f"data{flag}={value[:12]}"))
     for name, extra, param in DATA_OTHER:
@@ -275,6 +290,8 @@ def build_argv(kind, extra, tmp, inputs):
             (tmp / "proj").mkdir()
             data = str(write_copy(inputs["good"], tmp / "proj" / "data"))
             out, overwrite = str(tmp / "proj"), ["--overwrite"]
+    if kind == "sweep":
+        return ["sweep", *extra, "--no-progress"]
     if kind == "data":
         return ["data", "--out", out, *DATA_BASE, *extra, *overwrite]
     return ["train", "--data", data, "--out", out, *TRAIN_BASE, *extra, *overwrite]
@@ -296,6 +313,7 @@ def test_cli_bad_input(kind, extra, param, tmp_path, inputs, capsys, monkeypatch
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
+    monkeypatch.setenv("REWRITELIB_RUNS", str(work / "runs"))  # sweeps: nothing may appear
     argv = build_argv(kind, extra, work, inputs)
     before = tree(tmp_path, inputs["root"], inputs["good"])
     code, err = run_cli(argv, capsys)
@@ -327,11 +345,12 @@ def _nb02(tmp, **kw):
 
 
 def _sweep(tmp, points=None, seeds=(0,), **grid):
-    from rewritelib.presets import get_preset, grids
+    from rewritelib.experiments import get
     from rewritelib.study import run_sweep
 
     if grid:
-        grids(get_preset("tiny"), **grid)
+        name, overrides = grid.popitem()
+        get(name).grid("tiny", **overrides)
     run_sweep("diversity-tiny", points or [{"n_instructions": 2}], list(seeds), "tiny")
 
 
@@ -351,13 +370,16 @@ NOTEBOOK_CASES = [
     ("02-model", lambda t: _nb02(t, model="giant"), "model"),
     ("02-run-dir-file", lambda t: _nb02(t, run_dir=t / "f"), "out"),
     ("02-run-dir-foreign", lambda t: _nb02(t, run_dir=t / "mine"), "out"),
-    ("03-grid-not-list", lambda t: _sweep(t, e1_instructions=5), "e1_instructions"),
-    ("03-grid-empty", lambda t: _sweep(t, e2_noop_fractions=[]), "e2_noop_fractions"),
+    ("03-grid-not-list", lambda t: _sweep(t, E1={"n_instructions": 5}), "n_instructions"),
+    ("03-grid-empty", lambda t: _sweep(t, E2={"noop_fraction": []}), "noop_fraction"),
+    ("05-grid-axis", lambda t: _sweep(t, E4={"occurrences": [1]}), "axis"),
     ("03-seeds", lambda t: _sweep(t, seeds=[-1]), "seed"),
     ("03-instructions", lambda t: _sweep(t, points=[{"n_instructions": 0}]), "n_instructions"),
     ("03-noop", lambda t: _sweep(t, points=[{"n_instructions": 2, "noop_fraction": 3}]), "noop_fraction"),
     ("04-skew", lambda t: _sweep(t, points=[{"n_instructions": 8, "skew": "steep"}]), "skew"),
-    ("04-grid", lambda t: _sweep(t, e3_skews="uniform"), "e3_skews"),
+    ("04-grid", lambda t: _sweep(t, E3={"skew": "uniform"}), "skew"),
+    ("05-family", lambda t: _sweep(t, points=[{"n_instructions": 8, "family": "spiral"}]), "family"),
+    ("05-occurrences", lambda t: _sweep(t, points=[{"n_instructions": 8, "occurrences": 99}]), "occurrences"),
 ]
 
 

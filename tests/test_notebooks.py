@@ -100,6 +100,20 @@ def test_skew_ablation(tmp_path, runs):
     assert (skewed.effective_rules < skewed.rules_with_examples).all()
 
 
+def test_families_and_occurrences(tmp_path, runs):
+    nb = execute("05_families_and_occurrences", tmp_path)
+    e4 = pd.read_csv(runs / "families-tiny" / "summary.csv")
+    assert set(e4["family"]) == {"periodic", "mixed"} and len(e4["run_id"].unique()) == 4
+    assert set(e4["family_k"]) == {"3-4"} and set(e4["test_family_k"]) == {"1-2"}
+    assert (runs / "families-tiny" / "e4.png").stat().st_size > 10_000
+    e5 = pd.read_csv(runs / "occurrences-tiny" / "summary.csv")
+    assert set(e5["occurrences"].astype(str)) == {"1", "1,2,3"} and len(e5["run_id"].unique()) == 4
+    assert (runs / "occurrences-tiny" / "e5.png").exists()
+    record = json.loads(next((runs / "occurrences-tiny").glob("*occ1-2-3*/result.json")).read_text())
+    assert set(record["metrics"]["by_occurrences"]) == {"1", "2", "3"}  # tested on 1-3 copies
+    assert "by test occurrence count" in outputs(nb)
+
+
 def test_killed_sweep_resumes_without_redoing_runs(runs):
     points = [{"n_instructions": n} for n in (2, 4, 8)]
     first = run_sweep("resume", points[:2], [0], "tiny", extra={"max_steps": 5}, progress=False)
@@ -189,6 +203,6 @@ def test_accuracy_table_reads_mean_sd_and_seeds():
     df = pd.DataFrame({"split": "unseen", "seed": [0, 1, 0], "exact_match": [0.5, 0.7, 0.1],
                        "skew": ["uniform", "uniform", 0.5], "n_instructions": 64})
     t = accuracy_table(df, index="skew", columns="n_instructions")
-    assert list(t.index) == ["uniform", "0.5"] and t.loc["uniform", "64"] == "0.600 ± 0.141 (2)"
+    assert list(t.index) == ["uniform", "0.5"] and t.loc["uniform", 64] == "0.600 ± 0.141 (2)"  # I stays a number
     md = markdown(t).splitlines()
     assert md[0] == "| skew | 64 |" and md[2] == "| uniform | 0.600 ± 0.141 (2) |"

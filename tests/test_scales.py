@@ -67,16 +67,14 @@ def test_scale_and_arch_are_not_confused(argv, param):
 # --- run ids from the whole grid point ---------------------------------------------------
 
 def registered_points():
-    """Every grid point the notebooks sweep, at every scale, plus E4/E5-like axes."""
+    """Every grid point of every registered experiment at every scale, plus more axes."""
     from itertools import product
 
-    from rewritelib.presets import PRESETS
+    from rewritelib.experiments import EXPERIMENTS
 
-    for p in PRESETS.values():
-        yield from ({"n_instructions": i} for i in p["e1_instructions"])
-        yield from ({"n_instructions": i, "noop_fraction": f}
-                    for i, f in product(p["e2_instructions"], p["e2_noop_fractions"]))
-        yield from ({"n_instructions": i, "skew": a} for i, a in product(p["e3_instructions"], p["e3_skews"]))
+    for exp in EXPERIMENTS.values():
+        for scale in exp.grids:
+            yield from exp.points(scale)
     for fam, k, occ in product(["periodic", "mirrored", "repeated", "mixed"], [(3, 4), (3, 10), 3],
                                [1, 10, (1, 5, 10, 15, 20)]):
         yield {"n_instructions": 500, "family": fam, "family_k": k, "occurrences": occ}

@@ -1,0 +1,188 @@
+"""The experiments of the study as data: one entry each, one function runs any of them.
+
+An :class:`Experiment` names its study folder, its grid axes and their values per scale,
+the data settings it fixes (per scale), its figure and its tables. ``run(name, scale)`` runs
+every grid point x seed not yet done through papermill (``study.run_sweep``), writes
+``summary.csv`` and the figure next to the records, and returns the tables; the notebooks
+call it in one cell and so does ``python -m rewritelib sweep NAME --preset SCALE``.
+
+Adding an experiment = one entry in ``EXPERIMENTS`` (plus, if it needs them, a figure in
+plots.py and a table here), its notebook cell, its records and tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Callable
+
+import pandas as pd
+
+from . import plots
+from .config import ConfigError
+from .scales import SEEDS, check_scale
+from .study import (accuracy_table, by_occurrence, failures, run_sweep, runs_root, study_name,
+                    thresholds, write_summary)
+
+MIXED_OCCURRENCES = (1, 5, 10, 15, 20)
+LETTERS_AND_DIGITS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str  # E1 ... E5, as in the paper
+    study: str  # the study folder under papermill_runs/ (+ "-<scale>" off the cpu scale)
+    title: str
+    grids: dict[str, dict[str, list]]  # scale -> axis -> values (the grid is their product)
+    data: dict[str, dict] = field(default_factory=dict)  # scale -> fixed data settings
+    figure: Callable | None = None  # (summary DataFrame, path) -> Figure
+    tables: Callable | None = None  # (summary DataFrame, study) -> {title: DataFrame}
+
+    def grid(self, scale: str, **overrides) -> dict[str, list]:
+        """The axes and values at ``scale``; an override (not None) replaces an axis's values."""
+        if check_scale(scale) not in self.grids:
+            raise ConfigError(f"preset: {self.name} has no grid at {scale} (has {', '.join(self.grids)})")
+        grid = dict(self.grids[scale])
+        for axis, values in overrides.items():
+            if values is None:
+                continue
+            if axis not in grid:
+                raise ConfigError(f"grid: {self.name} has no axis {axis!r} (axes: {', '.join(grid)})")
+            if not isinstance(values, (list, tuple)) or not values:
+                raise ConfigError(f"{axis}: must be a non-empty list of values (got {values!r})")
+            grid[axis] = list(values)
+        return grid
+
+    def points(self, scale: str, **overrides) -> list[dict]:
+        grid = self.grid(scale, **overrides)
+        return [dict(zip(grid, values)) for values in product(*grid.values())]
+
+
+def _e1_tables(df, study):
+    return {"exact match (mean ± sd (seeds))":
+            pd.concat([accuracy_table(df, s) for s in ("seen", "unseen")], axis=1),
+            "threshold": thresholds(df)}
+
+
+def _e2_tables(df, study):
+    out = {f"{split}, by no-op share": accuracy_table(df, split, columns="noop_fraction")
+           for split in ("unseen", "has_op")}
+    # on has-op inputs: no-ops in the test set would pass 50% by copying alone
+    out["threshold on has-op inputs"] = thresholds(df, split="has_op", by="noop_fraction")
+    return out
+
+
+def _e3_tables(df, study):
+    return {"unseen, skew x I": accuracy_table(df, index="skew", columns="n_instructions")}
+
+
+def _e4_tables(df, study):
+    return {"unseen (test k < the training k), family x I":
+            accuracy_table(df, index="family", columns="n_instructions"),
+            "seen, family x I": accuracy_table(df, "seen", index="family", columns="n_instructions")}
+
+
+def _e5_tables(df, study):
+    return {"unseen, training occurrences x I (as the paper's table)":
+            accuracy_table(df, index="occurrences", columns="n_instructions"),
+            "unseen, by test occurrence count (mean over seeds)": by_occurrence(study)}
+
+
+EXPERIMENTS = {e.name: e for e in [
+    Experiment("E1", "diversity", "number of instructions at a fixed budget", {
+        "tiny": {"n_instructions": [2, 8, 32]},
+        "cpu": {"n_instructions": [8, 64, 256, 512, 1024, 2048]},
+        "gpu": {"n_instructions": [10, 30, 100, 300, 1000, 3000, 10_000, 100_000]},
+        "paper": {"n_instructions": [10, 100, 300, 400, 500, 1000, 10_000, 100_000, 1_000_000]},
+    }, figure=plots.e1_figure, tables=_e1_tables),
+    Experiment("E2", "noop", "share of no-ops", {
+        "tiny": {"noop_fraction": [0.1, 0.5], "n_instructions": [2, 32]},
+        "cpu": {"noop_fraction": [0.1, 0.3, 0.5], "n_instructions": [64, 256, 512, 1024]},
+        "gpu": {"noop_fraction": [0.1, 0.2, 0.3, 0.4, 0.5], "n_instructions": [100, 300, 1000, 3000]},
+        "paper": {"noop_fraction": [0.1, 0.2, 0.3, 0.4, 0.5], "n_instructions": [300, 400, 500, 1000]},
+    }, figure=plots.e2_figure, tables=_e2_tables),
+    Experiment("E3", "skew", "power-law skew of the budget over the rules", {
+        "tiny": {"n_instructions": [8, 32], "skew": ["uniform", 0.5]},
+        "cpu": {"n_instructions": [512, 5120], "skew": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.03]},
+        "gpu": {"n_instructions": [1000, 10_000], "skew": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.07, 0.03]},
+        "paper": {"n_instructions": [1000, 10_000, 100_000],
+                  "skew": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.07, 0.03]},
+    }, figure=plots.e3_figure, tables=_e3_tables),
+    # E4: patterns from one semantic family (or all three mixed), trained on k in a range
+    # and tested on smaller k, which none of the training patterns has
+    Experiment("E4", "families", "semantic families: train on large k, test on k < 3", {
+        "tiny": {"family": ["periodic", "mixed"], "n_instructions": [4, 16]},
+        "cpu": {"family": ["repeated", "periodic", "mirrored", "mixed"],
+                "n_instructions": [64, 256, 1024]},
+        "gpu": {"family": ["repeated", "periodic", "mirrored", "mixed"],
+                "n_instructions": [500, 1000, 5000, 10_000]},
+        "paper": {"family": ["repeated", "periodic", "mirrored", "mixed"],
+                  "n_instructions": [500, 1000, 5000, 10_000]},
+    }, data={
+        "tiny": dict(pattern_length=4, family_k="3-4", test_family_k="1-2"),
+        "cpu": dict(input_length=16, pattern_length=6, family_k="3-6", test_family_k="1-2"),
+        "gpu": dict(input_length=100, pattern_length=20, family_k="3-20", test_family_k="1-2"),
+        "paper": dict(input_length=500, pattern_length=60, family_k="3-60", test_family_k="1-2"),
+    }, figure=plots.e4_figure, tables=_e4_tables),
+    # E5: the pattern planted 1, 10 or 20 times (or a mix) in every training input; the test
+    # inputs hold it 1 to 20 times
+    Experiment("E5", "occurrences", "occurrences of the pattern in the inputs", {
+        "tiny": {"occurrences": [1, (1, 2, 3)], "n_instructions": [4, 16]},
+        "cpu": {"occurrences": [1, 10, 20, MIXED_OCCURRENCES], "n_instructions": [128, 256, 512, 1024]},
+        "gpu": {"occurrences": [1, 10, 20, MIXED_OCCURRENCES], "n_instructions": [200, 500, 1000, 2000]},
+        "paper": {"occurrences": [1, 10, 20, MIXED_OCCURRENCES], "n_instructions": [200, 500, 1000, 2000]},
+    }, data={
+        "tiny": dict(input_length=12, test_occurrences="1-3"),
+        # 62 letters and digits: 3,844 patterns of 2, enough distinct rules; 20 copies of 2 with a letter between them fit in 60
+        "cpu": dict(alphabet=LETTERS_AND_DIGITS, input_length=60, pattern_length=2,
+                    test_occurrences="1-20"),
+        # 1,000 test rules too: replacements of 2-3 letters keep every string distinct
+        "gpu": dict(alphabet=LETTERS_AND_DIGITS, input_length=60, pattern_length=2,
+                    replacement_length="2-3", test_occurrences="1-20"),
+        "paper": dict(alphabet=LETTERS_AND_DIGITS, input_length=60, pattern_length=2,
+                      replacement_length="2-3", test_occurrences="1-20"),
+    }, figure=plots.e5_figure, tables=_e5_tables),
+]}
+
+
+def get(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"experiment: must be one of {', '.join(EXPERIMENTS)} (got {name!r})")
+    return EXPERIMENTS[name]
+
+
+def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict | None = None,
+        progress: bool = True) -> dict:
+    """Run every grid point x seed of an experiment not yet done, then summarize.
+
+    Returns {"study", "summary" (DataFrame), "csv", "figure" (path), "tables" ({title:
+    DataFrame}), "statuses", "failed"}. ``grid`` replaces some axes' values ({"n_instructions":
+    [8, 64]}); ``train`` overrides the training recipe of every run ({"max_steps": 100}).
+    """
+    exp = get(name)
+    seeds = list(SEEDS[check_scale(scale)] if seeds is None else seeds)
+    if not seeds:
+        raise ConfigError("seeds: must be a non-empty list of seeds")
+    points = exp.points(scale, **(grid or {}))
+    study = study_name(exp.study, scale)
+    statuses = run_sweep(study, points, seeds, scale, fixed_data=exp.data.get(scale),
+                         extra={"train_overrides": train or {}}, progress=progress)
+    df, csv = write_summary(study)
+    figure = runs_root() / study / f"{name.lower()}.png"
+    if exp.figure is not None and len(df):
+        exp.figure(df, path=figure)
+    tables = exp.tables(df, study) if exp.tables is not None and len(df) else {}
+    return {"study": study, "summary": df, "csv": csv, "figure": figure, "tables": tables,
+            "statuses": statuses, "failed": failures(study)}
+
+
+def report(result: dict) -> None:
+    """What a notebook shows after ``run``: where the records are, the tables, failures."""
+    from IPython.display import display
+
+    print(f"table: {result['csv']} | figure: {result['figure']}")
+    for title, table in result["tables"].items():
+        print(title)
+        display(table)
+    for f in result["failed"]:
+        print("failed:", f["run_id"], f["error"])
