@@ -51,46 +51,35 @@ def accuracy_vs_instructions(df: pd.DataFrame, hue: str = "split", splits=("seen
     return _save(fig, path)
 
 
-def e1_figure(df, path=None):
+def two_panels(df, hue, panels, path=None):
+    """Two accuracy-vs-I panels side by side; ``panels`` = [(splits, title), (splits, title)]."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    accuracy_vs_instructions(df, splits=("seen", "unseen"), ax=axes[0],
-                             title="E1: seen vs unseen rules")
-    accuracy_vs_instructions(df, splits=("noop", "has_op"), ax=axes[1],
-                             title="E1: unseen rules, no-op vs has-op")
+    for ax, (splits, title) in zip(axes, panels):
+        accuracy_vs_instructions(df, hue=hue, splits=splits, ax=ax, title=title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def e1_figure(df, path=None):
+    return two_panels(df, "split", [(("seen", "unseen"), "E1: seen vs unseen rules"),
+                                    (("noop", "has_op"), "E1: unseen rules, no-op vs has-op")], path)
 
 
 def e2_figure(df, path=None):
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    accuracy_vs_instructions(df, hue="noop_fraction", splits=("unseen",), ax=axes[0],
-                             title="E2: unseen rules, by no-op share")
-    accuracy_vs_instructions(df, hue="noop_fraction", splits=("has_op",), ax=axes[1],
-                             title="E2: unseen has-op inputs, by no-op share")
-    fig.tight_layout()
-    return _save(fig, path)
+    return two_panels(df, "noop_fraction", [(("unseen",), "E2: unseen rules, by no-op share"),
+                                            (("has_op",), "E2: unseen has-op inputs, by no-op share")], path)
 
 
 def e4_figure(df, path=None):
     """Unseen (test k smaller than any training k) and seen accuracy against I, by family."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    accuracy_vs_instructions(df, hue="family", splits=("unseen",), ax=axes[0],
-                             title="E4: unseen rules of smaller k, by family")
-    accuracy_vs_instructions(df, hue="family", splits=("seen",), ax=axes[1],
-                             title="E4: seen rules, by family")
-    fig.tight_layout()
-    return _save(fig, path)
+    return two_panels(df, "family", [(("unseen",), "E4: unseen rules of smaller k, by family"),
+                                     (("seen",), "E4: seen rules, by family")], path)
 
 
 def e5_figure(df, path=None):
     """Unseen and seen accuracy against I, one curve per training occurrence count."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    accuracy_vs_instructions(df, hue="occurrences", splits=("unseen",), ax=axes[0],
-                             title="E5: unseen rules (test: 1-20 occurrences)")
-    accuracy_vs_instructions(df, hue="occurrences", splits=("seen",), ax=axes[1],
-                             title="E5: seen rules, by training occurrences")
-    fig.tight_layout()
-    return _save(fig, path)
+    return two_panels(df, "occurrences", [(("unseen",), "E5: unseen rules (test: 1-20 occurrences)"),
+                                          (("seen",), "E5: seen rules, by training occurrences")], path)
 
 
 def e3_figure(df, path=None):
