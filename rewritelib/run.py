@@ -17,15 +17,15 @@ import numpy as np
 import torch
 
 from .config import ConfigError
-from .folders import RUN_MARKER, check_out_dir, replacing
 from .encoding import CharTokenizer, HFEncoder
 from .evaluate import exact_match, summarize
 from .examples import alphabet_of, read_data_dir
+from .folders import RUN_MARKER, check_out_dir, replacing
 from .model import (DEFAULT_PRETRAINED, add_lora, build_scratch, count_parameters,
                     load_pretrained)
-from .scales import ARCHS, recipe
 from .records import atomic_write_json, meta_info, now, validate_result
 from .resources import check_batch_memory
+from .scales import ARCHS, recipe
 from .train import TrainConfig, train
 
 TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
