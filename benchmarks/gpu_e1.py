@@ -34,6 +34,9 @@ import tarfile
 import time
 from pathlib import Path
 
+from rewritelib.scales import recipe
+from rewritelib.study import run_id as study_run_id
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SMOKE = os.environ.get("SMOKE") == "1"
@@ -43,7 +46,7 @@ TP_BUDGET_S = float(os.environ.get("TP_BUDGET_S", "60" if SMOKE else "215"))
 TP_HARD_S = float(os.environ.get("TP_HARD_S", "120" if SMOKE else "265"))
 GRID = [int(x) for x in os.environ.get("E1_GRID", "10,100" if SMOKE else "10,100,300,1000,3000,10000").split(",")]
 SEEDS = [int(x) for x in os.environ.get("E1_SEEDS", "0,1").split(",")]
-BATCH = 256
+BATCH, MAX_STEPS = recipe("gpu", "scratch")["batch_size"], recipe("gpu", "scratch")["max_steps"]
 TOKENS_PER_EXAMPLE = 144  # the gpu preset: every example is 144 tokens
 OUT = Path(os.environ.get("OUT") or "/tmp/gpu_e1_out")
 WORK = Path(os.environ.get("E1_WORK", "/tmp/gpu_e1_work"))
@@ -111,11 +114,11 @@ def choose_steps(tp: dict, window_s: float) -> int:
     steps = int(window_s * agg / (n * BATCH * TOKENS_PER_EXAMPLE))
     STATE["step_choice"] = {"today_tok_s": today, "fast_eager_1024_tok_s": gpu_bound,
                             "aggregate_guess_tok_s": agg, "window_s": window_s, "raw_steps": steps}
-    return max(300, min(7000, steps // 100 * 100))
+    return max(300, min(MAX_STEPS, steps // 100 * 100))
 
 
 def run_id(i, seed):
-    return f"I{i:04d}-skewuniform-s{seed}"  # rewritelib.study.run_id({'n_instructions': i}, seed)
+    return study_run_id({"n_instructions": i}, seed)
 
 
 def launch(steps):

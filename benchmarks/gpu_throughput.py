@@ -49,6 +49,7 @@ from rewritelib.encoding import CharTokenizer, Encoded  # noqa: E402
 from rewritelib.evaluate import batch_tensors, target_logits  # noqa: E402
 from rewritelib.model import add_lora, build_scratch  # noqa: E402
 from rewritelib.presets import run_settings  # noqa: E402
+from rewritelib.scales import recipe  # noqa: E402
 from rewritelib.train import TrainConfig, _TargetLoss, train  # noqa: E402
 
 SMOKE = os.environ.get("SMOKE") == "1"
@@ -58,8 +59,9 @@ COMPILE_OK = CUDA or os.environ.get("SMOKE_COMPILE") == "1"  # SMOKE_COMPILE=1: 
 BUDGET_S = float(os.environ.get("TP_BUDGET_S", "240"))
 T_START = time.perf_counter()
 RESULTS = {"meta": {}, "peak": {}, "checks": {}, "rows": [], "skipped": [], "errors": []}
-GPT_RUN_EXAMPLES = 7000 * 256  # the gpu preset: max_steps x batch_size
-LORA_RUN_EXAMPLES = 2000 * 64  # run.py PRESETS["pretrained"]["gpu"]
+# a realistic run, to amortize compile time over: the gpu scale's max_steps x batch_size
+GPT_RUN_EXAMPLES = recipe("gpu", "scratch")["max_steps"] * recipe("gpu", "scratch")["batch_size"]
+LORA_RUN_EXAMPLES = recipe("gpu", "pretrained")["max_steps"] * recipe("gpu", "pretrained")["batch_size"]
 
 
 def elapsed() -> float:

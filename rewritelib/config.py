@@ -195,16 +195,15 @@ class DataConfig:
     def _check_family(self):
         if self.family not in FAMILIES:
             raise ConfigError(f"family: must be one of {', '.join(FAMILIES)} (got {self.family!r})")
-        given = {n: getattr(self, n) for n in ("family_k", "test_family_k")}
         self.family_k = (3, 4) if self.family_k is None else self.family_k
         if self.test_family_k is None:
             self.test_family_k = self.family_k
-        if self.family == "none":  # a k without a family would do nothing: refuse it
-            for name, value in given.items():
-                default = (3, 4) if name == "family_k" else self.family_k  # what records store
-                if value is not None and parse_range(value, name) != tuple(default):
-                    raise ConfigError(f"{name}: only applies with --family (got {value} and "
-                                      "family none); pass --family too or drop it")
+        for name in ("family_k", "test_family_k"):
+            # a k without a family would do nothing; 3-4, the default, is what records store
+            value = getattr(self, name)
+            if self.family == "none" and parse_range(value, name) != (3, 4):
+                raise ConfigError(f"{name}: only applies with --family (got {value} and "
+                                  "family none); pass --family too or drop it")
         for name in ("family_k", "test_family_k"):
             k = parse_range(getattr(self, name), name)
             if self.family != "none" and not 1 <= k[0] <= k[1] <= self.pattern_length[0]:

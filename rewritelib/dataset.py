@@ -27,8 +27,8 @@ import numpy as np
 from . import __version__
 from .budget import examples_per_rule, skew_summary
 from .config import DataConfig
-from .folders import check_out_dir, replacing
 from .examples import SCHEMA
+from .folders import check_out_dir, replacing
 from .inputs import encipher, make_inputs, to_indices, to_strings
 from .instructions import RuleSet, draw_train_and_unseen
 from .resources import check_data_memory

@@ -88,18 +88,26 @@ def _verify(row: dict, cipher: dict | None, name: str, n: int) -> None:
                           f"{occurrences} times in {z!r}")
 
 
-def cipher_of(folder: Path) -> dict | None:
-    """The str.translate table of an enciphered data set (from its spec.json), or None."""
-    path = folder / "spec.json"
+def read_spec(folder: str | Path) -> dict | None:
+    """The folder's spec.json (None for hand-made data without one), checked to be ours."""
+    path = Path(folder) / "spec.json"
     if not path.exists():
         return None
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
-        cipher, alphabet = spec.get("cipher"), spec["params"]["alphabet"]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        spec["params"]["alphabet"]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
         raise ConfigError(f"data: {path} is not a spec.json written by rewritelib") from None
+    return spec
+
+
+def cipher_of(folder: Path) -> dict | None:
+    """The str.translate table of an enciphered data set (from its spec.json), or None."""
+    spec = read_spec(folder)
+    cipher = spec.get("cipher") if spec else None
     if cipher is None:
         return None
+    path, alphabet = folder / "spec.json", spec["params"]["alphabet"]
     if not isinstance(cipher, str) or sorted(cipher) != sorted(alphabet):
         raise ConfigError(f"data: {path}: cipher must be a permutation of the alphabet")
     return str.maketrans(alphabet, cipher)

@@ -131,10 +131,10 @@ def clean_leftovers(out: Path) -> None:
 @contextmanager
 def replacing(out: str | os.PathLike):
     """Yield a fresh temporary folder beside ``out``; on success it replaces ``out``, on
-    any failure or interruption it is removed and ``out`` stays as it was."""
+    any failure or interruption it is removed and ``out`` stays as it was. Call
+    ``check_out_dir`` first: it refuses what must not be replaced and cleans leftovers."""
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

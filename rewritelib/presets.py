@@ -8,12 +8,7 @@ paper's exact settings.
 
 from __future__ import annotations
 
-from .scales import SEEDS, check_scale, data_shape
-
-
-def get_preset(name: str) -> dict:
-    """The data shape of a scale ("data") and its default seeds ("seeds")."""
-    return {"data": data_shape(name), "seeds": list(SEEDS[check_scale(name)])}
+from .scales import data_shape
 
 
 def run_settings(preset: str, n_instructions: int, seed: int = 0, noop_fraction=None,
@@ -33,3 +28,10 @@ def run_settings(preset: str, n_instructions: int, seed: int = 0, noop_fraction=
     train = {"model": "scratch", **{k: v for k, v in (train_overrides or {}).items() if v is not None}}
     train.update(preset=preset, seed=seed)
     return data, train
+
+
+def training_overrides(max_steps=None, model=None, overrides: dict | None = None) -> dict:
+    """02_training's training parameters as one dict: its ``max_steps`` and ``model``, then
+    any other setting in ``overrides`` (which wins). The notebook and the sweep that checks
+    its runs beforehand both merge them here."""
+    return {"max_steps": max_steps, "model": model, **(overrides or {})}

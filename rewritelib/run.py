@@ -19,7 +19,7 @@ import torch
 from .config import ConfigError
 from .encoding import CharTokenizer, HFEncoder
 from .evaluate import exact_match, summarize
-from .examples import alphabet_of, read_data_dir
+from .examples import alphabet_of, read_data_dir, read_spec
 from .folders import RUN_MARKER, check_out_dir, replacing
 from .model import (DEFAULT_PRETRAINED, add_lora, build_scratch, count_parameters,
                     load_pretrained)
@@ -127,12 +127,13 @@ def run(cfg: RunConfig, command: str | None = None, progress: bool = True) -> di
     torch.manual_seed(cfg.train.seed)
     model, encoder, enc = build_model(cfg, alphabet, data)
     check_model_memory(cfg, model, enc)
+    spec = read_spec(cfg.data) or {}
     with replacing(out) as tmp:
         (tmp / RUN_MARKER).write_text("a run folder of rewritelib: --overwrite may replace it\n")
         run_info = {"params": cfg.to_dict(), "seed": cfg.train.seed,
                     "command": command or " ".join(sys.argv), "start": start, "end": None,
-                    "data": str(cfg.data), "data_spec": _data_spec(cfg.data), "alphabet": alphabet,
-                    "data_summary": _data_spec(cfg.data, "train_counts_summary")}
+                    "data": str(cfg.data), "data_spec": spec.get("params"), "alphabet": alphabet,
+                    "data_summary": spec.get("train_counts_summary")}
         result = train_and_record(cfg, model, encoder, enc, data, tmp, progress, run_info)
         run_info["end"] = now()
         validate_result(result)
@@ -184,11 +185,6 @@ def train_and_record(cfg: RunConfig, model, encoder, enc: dict, data: dict, fold
         "metrics": metrics,
         "meta_info": meta_info(cfg.train.device),
     }
-
-
-def _data_spec(folder, key: str = "params") -> dict | None:
-    path = Path(folder) / "spec.json"
-    return json.loads(path.read_text()).get(key) if path.exists() else None
 
 
 def save_weights(model, encoder, out: Path) -> None:

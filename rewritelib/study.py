@@ -25,7 +25,7 @@ from .budget import effective_rules
 from .config import DataConfig
 from .dataset import build_dataset, train_counts, write_dataset
 from .folders import RUN_MARKER, check_out_dir
-from .presets import run_settings
+from .presets import run_settings, training_overrides
 from .records import atomic_write_json, atomic_write_text, now
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,20 +111,22 @@ def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str 
     ``fixed_data`` (settings the whole experiment fixes, not part of the ids). Every point
     is validated before the first run starts."""
     notebook = Path(notebook or NOTEBOOKS / "02_training.ipynb")
-    extra = dict(extra or {})
-    train_keys = {"max_steps", "model"}  # notebook parameters that override the training
-    train = {**{k: v for k, v in extra.items() if k in train_keys}, **(extra.get("train_overrides") or {})}
-    jobs = [(p, s) for p in points for s in seeds]
-    for point, seed in jobs:
-        check_point(preset, point["n_instructions"], seed,
-                    data_overrides={**(fixed_data or {}), **_axes(point)}, train_overrides=train)
+    extra = extra or {}
+    train = training_overrides(extra.get("max_steps"), extra.get("model"), extra.get("train_overrides"))
+    jobs = [(point, seed, {**(fixed_data or {}), **_axes(point)}) for point in points for seed in seeds]
+    for point, seed, data in jobs:
+        check_point(preset, point["n_instructions"], seed, data_overrides=data, train_overrides=train)
     statuses = []
-    for point, seed in tqdm(jobs, desc=study, disable=not progress):
+    for point, seed, data in tqdm(jobs, desc=study, disable=not progress):
         params = {**extra, "n_instructions": point["n_instructions"], "seed": seed,
-                  "data_overrides": {**(fixed_data or {}), **_axes(point)}, "preset": preset,
-                  "progress": False}
+                  "data_overrides": data, "preset": preset, "progress": False}
         statuses.append(_execute(notebook, runs_root() / study / run_id(point, seed), params))
     return statuses
+
+
+def _axes(point: dict) -> dict:
+    """The data axes of a grid point other than I (noop_fraction, skew, family, ...)."""
+    return {k: v for k, v in point.items() if k != "n_instructions"}
 
 
 def _execute(notebook: Path, run_dir: Path, params: dict) -> dict:
@@ -153,11 +155,6 @@ def _execute(notebook: Path, run_dir: Path, params: dict) -> dict:
 
 
 FIRST_AXES = ["n_instructions", "budget", "noop_fraction", "skew"]  # the E1-E3 columns, first
-
-
-def _axes(point: dict) -> dict:
-    """The data axes of a grid point other than I (noop_fraction, skew, family, ...)."""
-    return {k: v for k, v in point.items() if k != "n_instructions"}
 
 
 def collect(study: str) -> pd.DataFrame:

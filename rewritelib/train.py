@@ -218,6 +218,12 @@ class _TargetLoss(torch.nn.Module):
                                                  ignore_index=-100)
 
 
+def decoder_blocks(backbone) -> torch.nn.ModuleList:
+    """The stack of transformer blocks, whatever the architecture calls it (``layers`` in
+    Llama, ``h`` in GPT-2): the backbone's first ModuleList."""
+    return next(m for m in backbone.modules() if isinstance(m, torch.nn.ModuleList))
+
+
 def _gpu_step(model, data: Encoded, device, compiled: bool, grad_accum: int = 1):
     """(loss module, batch function): the data set on the device once, batches by index."""
     width = int(data.length.max())
@@ -233,7 +239,7 @@ def _gpu_step(model, data: Encoded, device, compiled: bool, grad_accum: int = 1)
     if compiled and hasattr(model, "peft_config"):
         # deep models: compile each decoder layer (they share one graph); layer 0 stays
         # eager: its input, from frozen embeddings, needs no grad and would be a 2nd graph
-        for layer in loss.backbone.layers[1:]:
+        for layer in decoder_blocks(loss.backbone)[1:]:
             layer.compile(dynamic=True)
     elif compiled:
         # CUDA graphs replay into the same memory: fine when the gradients are consumed and

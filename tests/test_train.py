@@ -93,3 +93,43 @@ def test_grad_accum_matches_a_bigger_batch():
     train(models[1], enc, TrainConfig(batch_size=8, grad_accum=2, max_steps=1, warmup=0), progress=False)
     for a, b in zip(models[0].parameters(), models[1].parameters()):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_the_cuda_loss_equals_the_cpu_loss():
+    """train.py's CUDA path (_TargetLoss on evaluate.target_windows, fixed shapes) computes
+    the same loss as the CPU path (target_logits on batch_tensors' mask): checked here on the
+    CPU, where CI runs, in float32."""
+    from rewritelib.evaluate import batch_tensors, target_logits, target_windows
+    from rewritelib.train import _TargetLoss, decoder_blocks
+
+    ds = build_dataset(tiny_rules_config(occurrences="1-3", input_length=9, noop_fraction=0.3))
+    tok = CharTokenizer("abcd")
+    s = ds.splits["train"]
+    enc = tok.encode_examples(s.pattern, s.replacement, s.input, s.output)
+    model = build_scratch("tiny", tok.vocab_size, 64, seed=0)
+    idx = np.arange(0, 200, 3)
+    ids, mask = batch_tensors(enc, idx, "cpu")
+    logits, labels = target_logits(model, ids, mask)
+    cpu = torch.nn.functional.cross_entropy(logits.float(), labels)
+    width = int(enc.length.max())
+    pos, lab = target_windows(enc)
+    cuda_path = _TargetLoss(model)(torch.from_numpy(enc.ids[idx, :width]), torch.from_numpy(pos[idx]),
+                                   torch.from_numpy(lab[idx]))
+    assert torch.allclose(cpu, cuda_path, rtol=1e-6, atol=1e-6)
+    assert (lab[idx] != -100).sum() == mask.sum()  # the same target tokens, none more
+    assert decoder_blocks(model.transformer) is model.transformer.h
+
+
+def test_decoder_blocks_of_a_lora_llama():
+    """The per-layer compile of LoRA runs finds Llama's blocks under PEFT (was: `.layers`
+    hard-coded, which a PEFT-wrapped GPT-2 lacks)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from rewritelib.model import add_lora, split_head
+    from rewritelib.train import decoder_blocks
+
+    llama = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32,
+                                         num_hidden_layers=2, num_attention_heads=2))
+    backbone = split_head(add_lora(llama, 4, 8, 0.0, None))[0]
+    blocks = decoder_blocks(backbone)
+    assert len(blocks) == 2 and type(blocks[0]).__name__ == "LlamaDecoderLayer"
