@@ -218,6 +218,8 @@ class DataConfig:
         rules = self.n_instructions + self.test_instructions
         a = len(self.alphabet)
         p, r = self.pattern_length, self.replacement_length
+        if self.family != "none":
+            self._check_family_capacity(a)
         union = (min(p[0], r[0]), max(p[1], r[1]))
         for lengths, need in ((p, rules), (r, rules), (union, 2 * rules)):
             have = string_capacity(a, lengths, need)
@@ -227,6 +229,29 @@ class DataConfig:
                     f"{need} distinct strings but {a} letters with pattern_length {p[0]}-{p[1]} "
                     f"and replacement_length {r[0]}-{r[1]} make only {int(have)}; "
                     "use fewer rules, longer strings or a larger alphabet")
+
+    def _check_family_capacity(self, a: int):
+        # A family holds far fewer strings than the alphabet: 6 letters in runs of k = 3-6
+        # make 1,976 patterns over 26 letters. Test rules are drawn against the training
+        # rules, so both must fit together where their k ranges meet. (Necessary, not
+        # sufficient: replacements share the pool too; the sampler still says if it runs dry.)
+        from .families import family_capacity
+
+        (k0, k1), (t0, t1) = self.family_k, self.test_family_k
+        train_k, test_k = set(range(k0, k1 + 1)), set(range(t0, t1 + 1))
+        for name, ks, where, need in (
+                ("n_instructions", train_k, f"k {k0}-{k1}", self.n_instructions),
+                ("test_instructions", test_k, f"k {t0}-{t1}", self.test_instructions),
+                ("n_instructions", train_k | test_k, f"k {k0}-{k1} and {t0}-{t1}",
+                 self.n_instructions + self.test_instructions)):
+            have = family_capacity(self.family, ks, self.pattern_length, a, need)
+            if have < need:
+                p0, p1 = self.pattern_length
+                raise ConfigError(
+                    f"{name}: {self.family} patterns of pattern_length {p0}-{p1} with {where} "
+                    f"over {a} letters number at most {have}, so the rules drawn from them must "
+                    f"be <= {have} (needs {need}); use fewer rules, a wider k range, longer "
+                    "patterns or more letters")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -152,6 +152,12 @@ def data_streams(seed: int) -> tuple[np.random.Generator, ...]:
     return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
 
 
+def rules_of(cfg: DataConfig) -> tuple[RuleSet, RuleSet]:
+    """The training and test rules of ``build_dataset(cfg)``, without building it: they are
+    the rule stream's draw, so old runs' per-rule scores can be read by family and k."""
+    return draw_train_and_unseen(data_streams(cfg.seed)[0], cfg)
+
+
 def train_counts(cfg: DataConfig) -> np.ndarray:
     """The training examples per rule of ``build_dataset(cfg)``, without building it: the
     counts are the train stream's first draw (analysis of old runs uses this)."""

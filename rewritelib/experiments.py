@@ -21,8 +21,8 @@ import pandas as pd
 from . import plots
 from .config import ConfigError
 from .scales import SEEDS, check_scale
-from .study import (accuracy_table, by_occurrence, failures, run_sweep, runs_root, study_name,
-                    thresholds, write_summary)
+from .study import (accuracy_table, by_occurrence, by_test_rule, failures, run_sweep, runs_root,
+                    study_name, thresholds, write_summary)
 
 MIXED_OCCURRENCES = (1, 5, 10, 15, 20)
 LETTERS_AND_DIGITS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -79,7 +79,9 @@ def _e3_tables(df, study):
 def _e4_tables(df, study):
     return {"unseen (test k < the training k), family x I":
             accuracy_table(df, index="family", columns="n_instructions"),
-            "seen, family x I": accuracy_table(df, "seen", index="family", columns="n_instructions")}
+            "seen, family x I": accuracy_table(df, "seen", index="family", columns="n_instructions"),
+            # k = 1 collapses periodic and mirrored to one letter repeated ("aaaaaa")
+            "unseen by the test rule's shape and k (mean over seeds)": by_test_rule(study)}
 
 
 def _e5_tables(df, study):
@@ -113,7 +115,7 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("E4", "families", "semantic families: train on large k, test on k < 3", {
         "tiny": {"family": ["periodic", "mixed"], "n_instructions": [4, 16]},
         "cpu": {"family": ["repeated", "periodic", "mirrored", "mixed"],
-                "n_instructions": [64, 256, 1024]},
+                "n_instructions": [256, 1024, 1536]},
         "gpu": {"family": ["repeated", "periodic", "mirrored", "mixed"],
                 "n_instructions": [500, 1000, 5000, 10_000]},
         "paper": {"family": ["repeated", "periodic", "mirrored", "mixed"],
@@ -121,8 +123,11 @@ EXPERIMENTS = {e.name: e for e in [
     }, data={
         "tiny": dict(pattern_length=4, family_k="3-4", test_family_k="1-2"),
         "cpu": dict(input_length=16, pattern_length=6, family_k="3-6", test_family_k="1-2"),
-        "gpu": dict(input_length=100, pattern_length=20, family_k="3-20", test_family_k="1-2"),
-        "paper": dict(input_length=500, pattern_length=60, family_k="3-60", test_family_k="1-2"),
+        # 500 test rules: periodic and mirrored patterns with k = 1-2 number only 676 and 702
+        "gpu": dict(input_length=100, pattern_length=20, family_k="3-20", test_family_k="1-2",
+                    test_instructions=500),
+        "paper": dict(input_length=500, pattern_length=60, family_k="3-60", test_family_k="1-2",
+                      test_instructions=500),
     }, figure=plots.e4_figure, tables=_e4_tables),
     # E5: the pattern planted 1, 10 or 20 times (or a mix) in every training input; the test
     # inputs hold it 1 to 20 times

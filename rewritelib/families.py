@@ -16,6 +16,9 @@ Strings are lists of letter indices in ``range(alphabet_size)``.
 
 from __future__ import annotations
 
+import bisect
+import math
+
 import numpy as np
 
 SHAPES = ("repeated", "periodic", "mirrored")
@@ -55,3 +58,54 @@ def family_pattern(rng: np.random.Generator, family: str, k: int, length: int, a
     """One pattern of the family (``mixed`` picks a shape); returns (shape, letters)."""
     shape = SHAPES[int(rng.integers(3))] if family == "mixed" else family
     return shape, _MAKERS[shape](rng, k, length, a)
+
+
+def _power(base: int, exp: int, cap: int) -> int:
+    """base ** exp, or cap when it would reach cap (so k = 10^6 costs nothing)."""
+    if base < 2:
+        return base ** exp
+    return cap if exp * math.log2(base) > cap.bit_length() + 1 else min(cap, base ** exp)
+
+
+def _mobius(n: int) -> int:
+    out, p = 1, 2
+    while p * p <= n:
+        if n % p == 0:
+            n //= p
+            if n % p == 0:
+                return 0
+            out = -out
+        p += 1
+    return -out if n > 1 else out
+
+
+def _count(shape: str, a: int, k: int, length: int, cap: int) -> int:
+    """Distinct patterns of one shape with this k and length, up to cap. Exact for repeated;
+    an upper bound for the others (two units can give the same cut pattern)."""
+    if shape == "repeated":
+        return min(cap, a * _power(a - 1, -(-length // k) - 1, cap))
+    if shape == "periodic" and k <= length:
+        # primitive words (Moebius); at least half of all words are primitive
+        if _power(a, k, 2 * cap) >= 2 * cap:
+            return cap
+        return sum(_mobius(d) * a ** (k // d) for d in range(1, k + 1) if k % d == 0)
+    return _power(a, min(k, length), cap)  # mirrored; periodic cut from a longer unit
+
+
+def family_capacity(family: str, ks, lengths: tuple[int, int], a: int, need: int) -> int:
+    """At most how many distinct patterns ``family`` makes with k in ``ks`` and a length in
+    ``lengths`` over ``a`` letters, counted up to ``need``.
+
+    Past the length, k changes nothing: repeated and mirrored patterns with k >= length are
+    the same, periodic ones with k > length are any word (a cut of a longer unit)."""
+    shapes = SHAPES if family == "mixed" else (family,)
+    ks = sorted(set(ks))
+    total = 0
+    for length in range(lengths[0], lengths[1] + 1):
+        for shape in shapes:
+            last = length + 1 if shape == "periodic" else length
+            for k in sorted({min(k, last) for k in ks[:bisect.bisect_right(ks, last) + 1]}):
+                total += _count(shape, a, k, length, need)
+                if total >= need:
+                    return total
+    return total

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .budget import effective_rules
 from .config import DataConfig
-from .dataset import build_dataset, train_counts, write_dataset
+from .dataset import build_dataset, rules_of, train_counts, write_dataset
 from .folders import RUN_MARKER, check_out_dir
 from .presets import run_settings, training_overrides
 from .records import atomic_write_json, atomic_write_text, now
@@ -216,6 +216,39 @@ def by_occurrence(study: str) -> pd.DataFrame:
         return pd.DataFrame()
     return pd.DataFrame(rows).pivot_table(index=["occurrences", "n_instructions"],
                                           columns="test_occurrences", values="exact_match").round(3)
+
+
+def by_test_rule(study: str, split: str = "unseen") -> pd.DataFrame:
+    """Exact match by the test rule's shape and k (columns), one row per family x I, as
+    "mean over seeds (test rules, summed over seeds)": which small-k patterns a family
+    transfers to (E4). The records keep a score per rule id; the rules themselves are
+    redrawn from each run's data_spec by today's sampler (tests/test_data.py pins that it
+    redraws a data set's rules)."""
+    rows = []
+    for path in sorted((runs_root() / study).glob("*/result.json")):
+        r = json.loads(path.read_text())
+        spec = r["run_info"]["data_spec"] or {}
+        if spec.get("family", "none") == "none":
+            continue
+        train, test = rules_of(DataConfig(**spec))
+        rules = train if split == "seen" else test
+        first = 0 if split == "seen" else len(train)  # test ids follow the training ids
+        for rid, (right, n) in r["metrics"].get("per_rule", {}).get(split, {}).items():
+            i = int(rid) - first
+            rows.append({"family": spec["family"], "n_instructions": spec["n_instructions"],
+                         "seed": spec["seed"], "shape": rules.family[i], "k": rules.k[i],
+                         "right": right, "n": n})
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    df["rules"] = 1
+    per_run = df.groupby(["family", "n_instructions", "seed", "shape", "k"])[["right", "n", "rules"]].sum()
+    per_run["exact_match"] = per_run["right"] / per_run["n"]
+    g = per_run.groupby(["family", "n_instructions", "shape", "k"]).agg(
+        mean=("exact_match", "mean"), rules=("rules", "sum"))
+    # how many test rules stand behind a cell (summed over seeds): some shapes are rare
+    cells = g.apply(lambda r: f"{r['mean']:.3f} ({int(r['rules'])} rules)", axis=1)
+    return cells.unstack(["shape", "k"]).fillna("")
 
 
 def failures(study: str) -> list[dict]:

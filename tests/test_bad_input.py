@@ -72,6 +72,10 @@ DATA_OTHER = [  # (id, extra argv, parameter)
     ("family-k-text", ["--family", "mirrored", "--family-k", "x"], "family_k"),
     ("capacity", ["--n-instructions", "500", "--pattern-length", "2", "--alphabet", "abc",
                   "--budget", "1000"], "n_instructions"),
+    # 6 letters in runs of 3-6 make 1,976 repeated patterns: a sweep must stop before its runs
+    ("family-capacity", ["--n-instructions", "2000", "--budget", "4000", "--family", "repeated",
+                         "--input-length", "16", "--pattern-length", "6", "--family-k", "3-6",
+                         "--test-family-k", "1-2"], "n_instructions"),
     ("unknown-option", ["--bogus", "1"], "--bogus"),
     ("missing-value", ["--budget"], "--budget"),
 ]

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from rewritelib.budget import effective_rules, examples_per_rule
-from rewritelib.config import DataConfig
-from rewritelib.dataset import build_dataset, train_counts
-from rewritelib.families import _is_primitive
+from rewritelib.config import ConfigError, DataConfig
+from rewritelib.dataset import build_dataset, rules_of, train_counts
+from rewritelib.families import _is_primitive, family_capacity, family_pattern
 from rewritelib.inputs import encipher
 from rewritelib.rules import count_occurrences, rewrite
 
@@ -165,6 +165,40 @@ def test_family_patterns_have_their_shape(family):
             assert k in ks and reads_as(fam, p, k), (fam, p, k)
             shapes.add(fam)
     assert shapes == ({"repeated", "periodic", "mirrored"} if family == "mixed" else {family})
+
+
+@pytest.mark.parametrize("family", ["repeated", "periodic", "mirrored", "mixed"])
+@pytest.mark.parametrize("a, length, ks", [(3, 5, (1, 2)), (3, 6, (3, 4, 5, 6)), (4, 4, (2, 3, 4, 9)), (2, 2, (3,))])
+def test_family_capacity_bounds_what_the_sampler_draws(family, a, length, ks):
+    # draw far more patterns than exist: the sampler's distinct patterns are all of them
+    rng = np.random.default_rng(0)
+    seen = {tuple(family_pattern(rng, family, int(rng.choice(ks)), length, a)[1]) for _ in range(20_000)}
+    cap = family_capacity(family, ks, (length, length), a, need=10**9)
+    assert len(seen) <= cap
+    if family == "repeated":  # counted exactly
+        assert len(seen) == cap
+
+
+def test_a_family_too_small_for_the_rules_is_refused_before_drawing():
+    # 6 letters in runs of k = 3-6 make 1,976 patterns over 26 letters (the E4 cpu shape)
+    kw = dict(family="repeated", pattern_length=6, input_length=16, family_k="3-6",
+              test_family_k="1-2", alphabet="abcdefghijklmnopqrstuvwxyz", budget=20_000)
+    DataConfig(n_instructions=1976, test_instructions=100, **kw)
+    with pytest.raises(ConfigError, match=r"^n_instructions: .*k 3-6 .*at most 1976.*<= 1976 \(needs 4096\)"):
+        DataConfig(n_instructions=4096, test_instructions=100, **kw)
+    with pytest.raises(ConfigError, match=r"^n_instructions: .*at most 1976"):  # train + test, same k
+        DataConfig(n_instructions=1976, test_instructions=100, **{**kw, "test_family_k": "3-6"})
+
+
+def test_rules_of_redraws_the_data_sets_rules():
+    # analysis of old runs (study.by_test_rule) reads rule ids back through these
+    cfg = small_config(family="mixed", family_k="3-4", test_family_k="1-2", pattern_length=12,
+                       alphabet="abcdefgh", input_length=40)
+    ds, (train, test) = build_dataset(cfg), rules_of(cfg)
+    for split, rules, first in (("train", train, 0), ("test", test, len(train))):
+        s = ds.splits[split]
+        for rid, p, fam, k in zip(s.rule_id.tolist(), s.pattern, s.family, s.k):
+            assert (rules.patterns[rid - first], rules.family[rid - first], rules.k[rid - first]) == (p, fam, k)
 
 
 def test_encryption_is_a_seeded_substitution():
