@@ -157,13 +157,18 @@ def _execute(notebook: Path, run_dir: Path, params: dict) -> dict:
 FIRST_AXES = ["n_instructions", "budget", "noop_fraction", "skew"]  # the E1-E3 columns, first
 
 
+def results(study: str):
+    """(run id, result.json) of every finished run in a study, in run-id order."""
+    for path in sorted((runs_root() / study).glob("*/result.json")):
+        yield path.parent.name, json.loads(path.read_text())
+
+
 def collect(study: str) -> pd.DataFrame:
     """Every finished run of a study as tidy rows: one per run and split. Every data
     parameter of the run becomes a column (flattened with pandas.json_normalize), so a new
     grid axis shows up here without code changes."""
     rows = []
-    for path in sorted((runs_root() / study).glob("*/result.json")):
-        r = json.loads(path.read_text())
+    for run, r in results(study):
         spec, info = r["run_info"]["data_spec"] or {}, r["train_info"]
         axes = pd.json_normalize(spec).iloc[0].to_dict() if spec else {}
         axes["skew"] = "uniform" if axes.get("skew") is None else axes["skew"]
@@ -172,7 +177,7 @@ def collect(study: str) -> pd.DataFrame:
             m = r["metrics"].get(split) or {}
             if m.get("n"):
                 rows.append({
-                    "study": study, "run_id": path.parent.name, "seed": r["run_info"]["seed"],
+                    "study": study, "run_id": run, "seed": r["run_info"]["seed"],
                     "model": r["run_info"]["params"].get("model"), **axes,
                     "split": split, "exact_match": m["exact_match"], "n": m["n"],
                     "steps": info["steps"], "train_seconds": round(info["seconds"], 2),
@@ -204,8 +209,7 @@ def by_occurrence(study: str) -> pd.DataFrame:
     """Unseen exact match by the test input's occurrence count (columns), one row per
     training occurrences x I, averaged over seeds: E5's second table."""
     rows = []
-    for path in sorted((runs_root() / study).glob("*/result.json")):
-        r = json.loads(path.read_text())
+    for run, r in results(study):
         spec = r["run_info"]["data_spec"] or {}
         for count, m in (r["metrics"].get("by_occurrences") or {}).items():
             if m.get("n") and count != "0":
@@ -225,8 +229,7 @@ def by_test_rule(study: str, split: str = "unseen") -> pd.DataFrame:
     redrawn from each run's data_spec by today's sampler (tests/test_data.py pins that it
     redraws a data set's rules)."""
     rows = []
-    for path in sorted((runs_root() / study).glob("*/result.json")):
-        r = json.loads(path.read_text())
+    for run, r in results(study):
         spec = r["run_info"]["data_spec"] or {}
         if spec.get("family", "none") == "none":
             continue
