@@ -10,6 +10,8 @@ against.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -130,3 +132,28 @@ def summarize(results: dict[str, tuple[np.ndarray, dict]]) -> dict:
         total = np.bincount(inv, minlength=len(ids))
         metrics["per_rule"][name] = {str(r): [int(a), int(b)] for r, a, b in zip(ids, right, total)}
     return metrics
+
+
+@torch.no_grad()
+def greedy_outputs(model, encoder, patterns, replacements, inputs, extra_tokens: int = 8) -> list[str]:
+    """What the model writes after each prompt, greedy, as text: for looking at, not scoring
+    (``exact_match`` scores). Generation stops at EOS or ``extra_tokens`` past the input's
+    length in tokens."""
+    was_training = model.training
+    model.eval()
+    enc = encoder.encode_examples(patterns, replacements, inputs, [""] * len(inputs))
+    texts = []
+    for row in range(len(enc)):
+        plen = int(enc.target_start[row])
+        prompt = torch.from_numpy(enc.ids[row:row + 1, :plen])
+        with warnings.catch_warnings():  # transformers' deprecation notes on PEFT models
+            warnings.simplefilter("ignore", FutureWarning)
+            out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
+                                 max_new_tokens=plen + extra_tokens, do_sample=False,
+                                 eos_token_id=encoder.eos_id, pad_token_id=encoder.pad_id)
+        out = out[0, plen:].tolist()
+        if encoder.eos_id in out:
+            out = out[:out.index(encoder.eos_id)]
+        texts.append(encoder.decode(out))
+    model.train(was_training)
+    return texts

@@ -1,7 +1,9 @@
 """The experiments of the study as data: one entry each, one function runs any of them.
 
 An :class:`Experiment` names its study folder, its grid axes and their values per scale,
-the data settings it fixes (per scale), its figure and its tables. ``run(name, scale)`` runs
+the data and training settings it fixes (per scale), its figure and its tables. An axis is
+a data setting (``n_instructions``, ``noop_fraction``, ``encrypt``, ...) or the model kind
+(``model``: scratch or pretrained, each with its own recipe). ``run(name, scale)`` runs
 every grid point x seed not yet done through papermill (``study.run_sweep``), writes
 ``summary.csv`` and the figure next to the records, and returns the tables; the notebooks
 call it in one cell and so does ``python -m rewritelib sweep NAME --preset SCALE``.
@@ -20,7 +22,7 @@ import pandas as pd
 
 from . import plots
 from .config import ConfigError
-from .scales import SEEDS, check_scale
+from .scales import DEFAULT_PRETRAINED, SEEDS, check_scale
 from .study import (accuracy_table, by_occurrence, by_test_rule, failures, run_sweep, runs_root,
                     study_name, thresholds, write_summary)
 
@@ -35,6 +37,7 @@ class Experiment:
     title: str
     grids: dict[str, dict[str, list]]  # scale -> axis -> values (the grid is their product)
     data: dict[str, dict] = field(default_factory=dict)  # scale -> fixed data settings
+    train: dict[str, dict] = field(default_factory=dict)  # scale -> fixed training settings
     figure: Callable | None = None  # (summary DataFrame, path) -> Figure
     tables: Callable | None = None  # (summary DataFrame, study) -> {title: DataFrame}
 
@@ -84,11 +87,38 @@ def _e4_tables(df, study):
             "unseen by the test rule's shape and k (mean over seeds)": by_test_rule(study)}
 
 
+def _e6_tables(df, study):
+    rows = ["model", "encrypt"]
+    return {"unseen has-op inputs (the rule must act), model x cipher by I":
+            accuracy_table(df, "has_op", index=rows, columns="n_instructions"),
+            "unseen no-op inputs (copying is right)": accuracy_table(df, "noop", index=rows, columns="n_instructions"),
+            "threshold on unseen has-op inputs": thresholds(df, split="has_op", by=rows)}
+
+
+def _e6_budget_tables(df, study):
+    rows = ["budget", "skew"]
+    return {"exact match by budget and skew (mean ± sd (seeds))":
+            pd.concat([accuracy_table(df, s, index=rows) for s in ("has_op", "noop", "seen")], axis=1),
+            "training rules with >= 1 example": df[df["split"] == "has_op"].assign(
+                skew=lambda d: d["skew"].astype(str)).pivot_table(
+                index=rows, values=["rules_with_examples", "effective_rules"])}
+
+
 def _e5_tables(df, study):
     return {"unseen, training occurrences x I (as the paper's table)":
             accuracy_table(df, index="occurrences", columns="n_instructions"),
             "unseen, by test occurrence count (mean over seeds)": by_occurrence(study)}
 
+
+# E6's data: 40% no-ops in training and test, as the paper's Llama-2 runs
+E6_DATA = {
+    # few test and seen examples: scoring SmolLM2 is most of a tiny run
+    "tiny": dict(noop_fraction=0.4, test_examples=48, seen_examples=24),
+    # 200 seen examples, not 500: SmolLM2 scores ~500 examples a minute on 2 cores
+    "cpu": dict(noop_fraction=0.4, seen_examples=200),
+    "gpu": dict(noop_fraction=0.4),
+    "paper": dict(noop_fraction=0.4, budget=40_000, test_examples=5000),  # the Llama-2 set-up
+}
 
 EXPERIMENTS = {e.name: e for e in [
     Experiment("E1", "diversity", "number of instructions at a fixed budget", {
@@ -147,6 +177,29 @@ EXPERIMENTS = {e.name: e for e in [
         "paper": dict(alphabet=LETTERS_AND_DIGITS, input_length=60, pattern_length=2,
                       replacement_length="2-3", test_occurrences="1-20"),
     }, figure=plots.e5_figure, tables=_e5_tables),
+    # E6: the pretrained LLM + LoRA beside the scratch GPT-2 on the same data sets, with 40%
+    # no-ops in training and test; "encrypt" enciphers every output with a seeded
+    # substitution of the alphabet, so copying the input is right only on a no-op
+    Experiment("E6", "pretrained", "pretrained + LoRA vs scratch, plain and encrypted, 40% no-ops", {
+        "tiny": {"model": ["scratch", "pretrained"], "encrypt": [False, True], "n_instructions": [8]},
+        "cpu": {"model": ["scratch", "pretrained"], "encrypt": [False, True],
+                "n_instructions": [8, 32, 128, 512, 2048]},
+        "gpu": {"model": ["scratch", "pretrained"], "encrypt": [False, True],
+                "n_instructions": [10, 100, 1000, 3000, 10_000]},
+        "paper": {"model": ["scratch", "pretrained"], "encrypt": [False, True],
+                  "n_instructions": [10, 100, 1000, 3000, 9000]},
+    }, data=E6_DATA, figure=plots.e6_figure, tables=_e6_tables),
+    # E6's second claim: past the threshold, half the budget drawn uniformly over the rules
+    # does not hurt; half drawn with a power-law skew does (the full, skewed budget too is the
+    # product's fourth point)
+    Experiment("E6-budget", "pretrained-budget", "pretrained, encrypted: full vs half budget, uniform vs skewed", {
+        "tiny": {"n_instructions": [8], "budget": [600], "skew": ["uniform", 0.5]},
+        "cpu": {"n_instructions": [2048], "budget": [20_000, 10_000], "skew": ["uniform", 0.1]},
+        "gpu": {"n_instructions": [10_000], "budget": [200_000, 100_000], "skew": ["uniform", 0.1]},
+        "paper": {"n_instructions": [9000], "budget": [40_000, 20_000], "skew": ["uniform", 0.1]},
+    }, data={scale: {**fixed, "encrypt": True} for scale, fixed in E6_DATA.items()},
+        train={scale: {"model": "pretrained"} for scale in ("tiny", "cpu", "gpu", "paper")},
+        figure=plots.e6_budget_figure, tables=_e6_budget_tables),
 ]}
 
 
@@ -169,9 +222,10 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
     if not seeds:
         raise ConfigError("seeds: must be a non-empty list of seeds")
     points = exp.points(scale, **(grid or {}))
-    study = study_name(exp.study, scale)
+    train = {**exp.train.get(scale, {}), **(train or {})}
+    study = study_name(exp.study, scale) + _model_suffix(train)
     statuses = run_sweep(study, points, seeds, scale, fixed_data=exp.data.get(scale),
-                         extra={"train_overrides": train or {}}, progress=progress)
+                         extra={"train_overrides": train}, progress=progress)
     df, csv = write_summary(study)
     figure = runs_root() / study / f"{name.lower()}.png"
     if exp.figure is not None and len(df):
@@ -179,6 +233,15 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
     tables = exp.tables(df, study) if exp.tables is not None and len(df) else {}
     return {"study": study, "summary": df, "csv": csv, "figure": figure, "tables": tables,
             "statuses": statuses, "failed": failures(study)}
+
+
+def _model_suffix(train: dict) -> str:
+    """Another pretrained model than the default gets its own study folder: its runs have the
+    same ids as SmolLM2's, and a sweep would skip them as done."""
+    name = train.get("model_name")
+    if name in (None, DEFAULT_PRETRAINED):
+        return ""
+    return "-" + "".join(c if c.isalnum() else "_" for c in str(name).rstrip("/").split("/")[-1])
 
 
 def report(result: dict) -> None:

@@ -20,9 +20,8 @@ from pathlib import Path
 import torch
 
 from .config import ModelError
-from .scales import ARCHS
+from .scales import ARCHS, DEFAULT_PRETRAINED
 
-DEFAULT_PRETRAINED = "smollm2"  # the offline GGUF of SmolLM2-135M-Instruct
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # Sensible LoRA targets per architecture: every attention and MLP projection.

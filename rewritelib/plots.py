@@ -2,7 +2,7 @@
 
 Accuracy against the number of instructions on a log axis, error bands over seeds (one
 standard deviation), one figure per question: seen vs unseen rules (E1), no-op share (E2),
-skew shape (E3). ``skew_shares`` draws how a power law spreads the budget (notebook 01).
+skew shape (E3), families (E4), occurrences (E5), scratch vs pretrained (E6). ``skew_shares`` draws how a power law spreads the budget (notebook 01).
 """
 
 from __future__ import annotations
@@ -80,6 +80,37 @@ def e5_figure(df, path=None):
     """Unseen and seen accuracy against I, one curve per training occurrence count."""
     return two_panels(df, "occurrences", [(("unseen",), "E5: unseen rules (test: 1-20 occurrences)"),
                                           (("seen",), "E5: seen rules, by training occurrences")], path)
+
+
+def e6_figure(df, path=None):
+    """Scratch GPT-2 (blue) and pretrained + LoRA (orange), plain (solid) and encrypted
+    (dashed) data, against I: unseen has-op inputs (the rule must act) and unseen no-ops."""
+    data = df.assign(encrypt=df["encrypt"].map({True: "encrypted", False: "plain"}))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, split, title in ((axes[0], "has_op", "E6: unseen rules, has-op inputs"),
+                             (axes[1], "noop", "E6: unseen rules, no-op inputs")):
+        sns.lineplot(data=data[data["split"] == split], x="n_instructions", y="exact_match",
+                     hue="model", hue_order=["scratch", "pretrained"], style="encrypt",
+                     style_order=["plain", "encrypted"], marker="o", errorbar="sd", ax=ax)
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")  # the threshold's level
+        _axes(ax, title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def e6_budget_figure(df, path=None):
+    """Unseen has-op and no-op accuracy for each (budget, skew), with the seeds as points."""
+    data = df[df["split"].isin(["has_op", "noop"])].copy()
+    data["budget, skew"] = data["budget"].map("{:,}".format) + ", " + data["skew"].astype(str)
+    data["split"] = data["split"].map(SPLIT_LABELS)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    sns.barplot(data=data, x="budget, skew", y="exact_match", hue="split", errorbar="sd", alpha=0.7, ax=ax)
+    sns.stripplot(data=data, x="budget, skew", y="exact_match", hue="split", dodge=True,
+                  color="k", size=4, legend=False, ax=ax)
+    ax.set(ylim=(-0.03, 1.03), ylabel="exact match",
+           title=f"E6: I = {int(data['n_instructions'].iloc[0]):,}, full vs half budget, uniform vs skewed")
+    ax.grid(alpha=0.3, axis="y")
+    return _save(fig, path)
 
 
 def e3_figure(df, path=None):

@@ -46,7 +46,8 @@ def runs_root() -> Path:
 # Short names of the grid axes in run ids; any other axis appears under its own name.
 AXIS_NAMES = {"n_instructions": "I", "noop_fraction": "noop", "skew": "skew", "family": "family",
               "family_k": "k", "test_family_k": "testk", "occurrences": "occ",
-              "test_occurrences": "testocc", "model": "model", "budget": "budget"}
+              "test_occurrences": "testocc", "model": "model", "budget": "budget",
+              "encrypt": "encrypt"}
 
 
 def run_id(point: dict, seed: int) -> str:
@@ -59,6 +60,8 @@ def run_id(point: dict, seed: int) -> str:
         value = point[axis]
         if isinstance(value, (list, tuple)):
             value = "-".join(str(v) for v in value)
+        elif isinstance(value, bool):  # encrypt1, not encryptTrue
+            value = int(value)
         parts.append(f"{AXIS_NAMES.get(axis, axis.replace('_', ''))}{value}")
     return "-".join(parts + [f"s{seed}"])
 
@@ -107,26 +110,45 @@ def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str 
               progress: bool = True) -> list[dict]:
     """Execute the training notebook for every point x seed not yet done.
 
-    A point's axes name its run (run_id) and reach the run as data overrides, on top of
-    ``fixed_data`` (settings the whole experiment fixes, not part of the ids). Every point
-    is validated before the first run starts."""
+    A point's axes name its run (run_id) and reach the run: the training axes (``model``) as
+    training overrides, every other axis as a data override on top of ``fixed_data``
+    (settings the whole experiment fixes, not part of the ids). Every point is validated
+    before the first run starts."""
     notebook = Path(notebook or NOTEBOOKS / "02_training.ipynb")
     extra = extra or {}
-    train = training_overrides(extra.get("max_steps"), extra.get("model"), extra.get("train_overrides"))
-    jobs = [(point, seed, {**(fixed_data or {}), **_axes(point)}) for point in points for seed in seeds]
-    for point, seed, data in jobs:
+    base = training_overrides(extra.get("max_steps"), extra.get("model"), extra.get("train_overrides"))
+    jobs = [(point, seed, *point_overrides(point, fixed_data, base)) for point in points for seed in seeds]
+    for point, seed, data, train in jobs:
         check_point(preset, point["n_instructions"], seed, data_overrides=data, train_overrides=train)
     statuses = []
-    for point, seed, data in tqdm(jobs, desc=study, disable=not progress):
+    for point, seed, data, train in tqdm(jobs, desc=study, disable=not progress):
         params = {**extra, "n_instructions": point["n_instructions"], "seed": seed,
-                  "data_overrides": data, "preset": preset, "progress": False}
+                  "data_overrides": data, "train_overrides": train, "preset": preset,
+                  "progress": False}
         statuses.append(_execute(notebook, runs_root() / study / run_id(point, seed), params))
     return statuses
 
 
-def _axes(point: dict) -> dict:
-    """The data axes of a grid point other than I (noop_fraction, skew, family, ...)."""
-    return {k: v for k, v in point.items() if k != "n_instructions"}
+TRAIN_AXES = ("model",)  # grid axes that choose the training, not the data
+
+
+def point_overrides(point: dict, fixed_data: dict | None = None,
+                    train: dict | None = None) -> tuple[dict, dict]:
+    """(data overrides, training overrides) of one grid point.
+
+    With a ``model`` axis, a setting of the other model kind is left out of the point's
+    training (a LoRA rank reaches the pretrained runs, not the scratch ones of the same
+    sweep); without one, such a setting still gets RunConfig's one-line refusal."""
+    from .run import PRETRAINED_ONLY
+
+    data = {**(fixed_data or {}), **{k: v for k, v in point.items()
+                                      if k != "n_instructions" and k not in TRAIN_AXES}}
+    train = {k: v for k, v in {**(train or {}), **{k: point[k] for k in TRAIN_AXES if k in point}}.items()
+             if v is not None}
+    if "model" in point:
+        other = PRETRAINED_ONLY if point["model"] == "scratch" else ("arch",)
+        train = {k: v for k, v in train.items() if k not in other}
+    return data, train
 
 
 def _execute(notebook: Path, run_dir: Path, params: dict) -> dict:
@@ -274,13 +296,15 @@ def write_summary(study: str) -> tuple[pd.DataFrame, Path]:
 def thresholds(df: pd.DataFrame, levels=(0.5, 0.9), split: str = "unseen",
                by: str | None = None) -> pd.DataFrame:
     """First I at which unseen exact match reaches each level: for the mean over seeds, and
-    for each seed alone (their min and max give the spread). ``by`` (e.g. "noop_fraction")
-    gives one set of rows per value of that column."""
+    for each seed alone (their min and max give the spread). ``by`` (e.g. "noop_fraction",
+    or ["model", "encrypt"]) gives one set of rows per value of those columns."""
     if by is not None:
+        keys = [by] if isinstance(by, str) else list(by)
         parts = []
-        for v, g in df.groupby(by):
+        for values, g in df.groupby(keys):
             t = thresholds(g, levels, split)
-            t.insert(0, by, v)
+            for i, (key, v) in enumerate(zip(keys, values)):
+                t.insert(i, key, v)
             parts.append(t)
         return pd.concat(parts, ignore_index=True)
     d = df[df["split"] == split]
@@ -298,11 +322,12 @@ def thresholds(df: pd.DataFrame, levels=(0.5, 0.9), split: str = "unseen",
     return pd.DataFrame(rows)
 
 
-def accuracy_table(df: pd.DataFrame, split: str = "unseen", index: str = "n_instructions",
+def accuracy_table(df: pd.DataFrame, split: str = "unseen", index: str | list = "n_instructions",
                    columns: str | None = None) -> pd.DataFrame:
-    """Exact match as "mean ± sd (seeds)" strings, one cell per grid point: the README's tables."""
+    """Exact match as "mean ± sd (seeds)" strings, one cell per grid point: the README's tables.
+    ``index`` is a column or a list of them (rows), ``columns`` one column."""
     d = df[df["split"] == split].copy()
-    keys = [index] + ([columns] if columns else [])
+    keys = ([index] if isinstance(index, str) else list(index)) + ([columns] if columns else [])
     if columns and d[columns].dtype == object:  # numbers stay numbers: I sorts as 4 < 16
         d[columns] = d[columns].astype(str)
     d["skew"] = d["skew"].astype(str)  # "uniform" or a number: one type, as in summary.csv

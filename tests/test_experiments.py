@@ -10,13 +10,12 @@ from rewritelib.config import ConfigError, DataConfig
 from rewritelib.dataset import build_dataset
 from rewritelib.experiments import EXPERIMENTS, get
 from rewritelib.presets import run_settings
-from rewritelib.study import check_point
+from rewritelib.study import check_point, point_overrides, run_id
 
 
-def point_settings(exp, scale, point):
-    axes = {k: v for k, v in point.items() if k != "n_instructions"}
-    return run_settings(scale, point["n_instructions"], 0,
-                        data_overrides={**exp.data.get(scale, {}), **axes})
+def point_settings(exp, scale, point, seed=0):
+    data, train = point_overrides(point, exp.data.get(scale), exp.train.get(scale))
+    return run_settings(scale, point["n_instructions"], seed, data_overrides=data, train_overrides=train)
 
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
@@ -24,9 +23,8 @@ def test_every_registered_point_is_valid(name):
     exp = get(name)
     for scale in exp.grids:
         for point in exp.points(scale):
-            axes = {k: v for k, v in point.items() if k != "n_instructions"}
-            check_point(scale, point["n_instructions"], 0,
-                        data_overrides={**exp.data.get(scale, {}), **axes})
+            data, train = point_overrides(point, exp.data.get(scale), exp.train.get(scale))
+            check_point(scale, point["n_instructions"], 0, data_overrides=data, train_overrides=train)
 
 
 @pytest.mark.parametrize("scale", ["tiny", "cpu"])
@@ -72,3 +70,53 @@ def test_sweep_cli_runs_an_experiment(tmp_path, monkeypatch, capsys):
     assert "threshold" in out and "summary.csv" in out
     record = json.loads((tmp_path / "diversity-tiny" / "I0002-skewuniform-s0" / "result.json").read_text())
     assert record["train_info"]["steps"] == 3
+
+
+@pytest.mark.parametrize("scale", ["tiny", "cpu"])
+def test_e6_trains_both_models_on_the_same_data(scale):
+    exp = get("E6")
+    by_data = {}
+    for point in exp.points(scale):
+        data, train = point_settings(exp, scale, point, seed=1)
+        assert train["model"] == point["model"] and data["noop_fraction"] == 0.4
+        by_data.setdefault(json.dumps(data, sort_keys=True), set()).add(point["model"])
+    assert all(models == {"scratch", "pretrained"} for models in by_data.values())
+    assert len(by_data) == len(exp.points(scale)) // 2
+    plain, secret = (build_dataset(DataConfig(**point_settings(exp, scale, {**exp.points(scale)[0], "encrypt": e})[0]))
+                     for e in (False, True))
+    assert plain.cipher is None and secret.cipher is not None
+    test = secret.splits["test"]
+    assert abs(test.is_noop.mean() - 0.4) < 0.05  # no-ops in the test set too
+    noop = int(test.is_noop.argmax())  # a no-op's answer is its input, enciphered
+    assert test.output[noop] == test.input[noop].translate(str.maketrans(secret.config.alphabet, secret.cipher))
+    assert test.output[noop] != test.input[noop]
+
+
+def test_e6_budget_is_pretrained_and_encrypted():
+    exp = get("E6-budget")
+    points = exp.points("cpu")
+    assert {(p["budget"], p["skew"]) for p in points} == {(20_000, "uniform"), (10_000, "uniform"),
+                                                         (20_000, 0.1), (10_000, 0.1)}
+    for point in points:
+        data, train = point_settings(exp, "cpu", point)
+        assert train["model"] == "pretrained" and data["encrypt"] and data["noop_fraction"] == 0.4
+
+
+def test_a_model_axis_sends_each_kind_only_its_own_settings():
+    lora = {"lora_rank": 4, "model_name": "smollm2", "max_steps": 7}
+    data, train = point_overrides({"n_instructions": 8, "model": "scratch", "encrypt": True}, {"noop_fraction": 0.4}, lora)
+    assert data == {"noop_fraction": 0.4, "encrypt": True} and train == {"max_steps": 7, "model": "scratch"}
+    _, train = point_overrides({"n_instructions": 8, "model": "pretrained"}, None, {**lora, "arch": "tiny"})
+    assert train == {**lora, "model": "pretrained"}
+    _, train = point_overrides({"n_instructions": 8}, None, lora)  # no model axis: nothing dropped,
+    with pytest.raises(ConfigError, match="only applies with --model pretrained"):
+        check_point("tiny", 8, train_overrides=train)  # so a scratch sweep refuses a LoRA rank
+    assert run_id({"n_instructions": 8, "model": "pretrained", "encrypt": True}, 0) == \
+        "I0008-encrypt1-modelpretrained-skewuniform-s0"
+
+
+def test_another_pretrained_model_gets_its_own_study():
+    from rewritelib.experiments import _model_suffix
+
+    assert _model_suffix({}) == _model_suffix({"model_name": "smollm2"}) == ""
+    assert _model_suffix({"model_name": "HuggingFaceTB/SmolLM2-360M-Instruct"}) == "-SmolLM2_360M_Instruct"

@@ -114,6 +114,44 @@ def test_families_and_occurrences(tmp_path, runs):
     assert "by test occurrence count" in outputs(nb)
 
 
+def test_pretrained_lora(tmp_path, runs):
+    # E6 on encrypted data only, no before/after demo and no E6-budget: nbval runs the whole
+    # stored notebook, and the budget table and figure are tested on their own below
+    nb = execute("06_pretrained_lora", tmp_path, experiments=["E6"], e6_encrypt=[True], demo_instructions=0)
+    e6 = pd.read_csv(runs / "pretrained-tiny" / "summary.csv")
+    assert set(e6["model"]) == {"scratch", "pretrained"} and set(e6["encrypt"]) == {True}
+    assert {"noop", "has_op"} <= set(e6["split"]) and (e6["noop_fraction"] == 0.4).all()
+    records = [json.loads(p.read_text()) for p in (runs / "pretrained-tiny").glob("*/result.json")]
+    by_model = {r["run_info"]["params"]["model"]: r for r in records}
+    assert len(records) == 2 and set(by_model) == {"scratch", "pretrained"}
+    pre, scratch = by_model["pretrained"], by_model["scratch"]
+    assert pre["run_info"]["data_spec"] == scratch["run_info"]["data_spec"]  # the same data
+    assert pre["run_info"]["params"]["lora_rank"] == 8 and scratch["run_info"]["params"]["arch"] == "tiny"
+    info = pre["train_info"]
+    assert 0 < info["trainable_parameters"] < 0.05 * info["total_parameters"]
+    assert (runs / "pretrained-tiny" / "e6.png").stat().st_size > 10_000
+    text = outputs(nb)
+    assert "trainable:" in text and "spaced (32 tokens)" in text and "threshold on unseen has-op" in text
+
+
+def test_e6_budget_table_and_figure(tmp_path):
+    from rewritelib.experiments import get
+
+    rows = [{"split": split, "seed": seed, "budget": budget, "skew": skew, "n_instructions": 2048,
+             "exact_match": em, "rules_with_examples": 2048 if skew == "uniform" else 1500,
+             "effective_rules": 2048.0 if skew == "uniform" else 900.0}
+            for seed in (0, 1) for budget in (20_000, 10_000) for skew in ("uniform", 0.1)
+            for split, em in (("has_op", 0.8 if skew == "uniform" else 0.3), ("noop", 0.9), ("seen", 0.7))]
+    exp = get("E6-budget")
+    tables = exp.tables(pd.DataFrame(rows), "pretrained-budget")
+    acc = tables["exact match by budget and skew (mean ± sd (seeds))"]
+    assert acc.loc[(10_000, "uniform"), "has_op"] == "0.800 ± 0.000 (2)"
+    assert acc.loc[(10_000, "0.1"), "has_op"] == "0.300 ± 0.000 (2)" and list(acc.columns) == ["has_op", "noop", "seen"]
+    assert tables["training rules with >= 1 example"].loc[(20_000, "0.1"), "rules_with_examples"] == 1500
+    exp.figure(pd.DataFrame(rows), path=tmp_path / "e6-budget.png")
+    assert (tmp_path / "e6-budget.png").stat().st_size > 10_000
+
+
 def test_killed_sweep_resumes_without_redoing_runs(runs):
     points = [{"n_instructions": n} for n in (2, 4, 8)]
     first = run_sweep("resume", points[:2], [0], "tiny", extra={"max_steps": 5}, progress=False)

@@ -57,3 +57,16 @@ def test_lora_steps_lower_the_loss_and_adapter_round_trips(smollm2, tiny_data_di
         a, _ = target_logits(model, ids, mask)
         b, _ = target_logits(reloaded, ids, mask)
     assert torch.equal(a, b)
+
+
+def test_anatomy_counts_what_lora_trains(smollm2):
+    from rewritelib.lora import anatomy
+    from rewritelib.model import count_parameters
+
+    model = add_lora(load_pretrained("smollm2")[0], rank=4, alpha=8, dropout=0.0, seed=0)
+    parts = anatomy(model).set_index("parameters")
+    trainable, total = count_parameters(model)
+    assert parts.loc["total", "count"] == total
+    assert parts.loc[parts["trainable"] == True, "count"].sum() == trainable  # noqa: E712
+    # rank 4 on q_proj (576 -> 576) in each of 30 layers: A (4 x 576) + B (576 x 4)
+    assert parts.loc["LoRA on q_proj", "count"] == 30 * 2 * 4 * 576

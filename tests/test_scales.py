@@ -41,7 +41,7 @@ def test_the_cpu_recipes_are_pinned():
         ("cpu", 1e-3, 64, 2200)
     lora = study_config("cpu", model="pretrained")  # was: the scratch recipe, silently
     assert (lora.arch, lora.train.lr, lora.train.batch_size, lora.train.max_steps,
-            lora.lora_rank, lora.lora_alpha, lora.lora_dropout) == (None, 1e-3, 16, 300, 16, 32, 0.05)
+            lora.lora_rank, lora.lora_alpha, lora.lora_dropout) == (None, 2e-3, 8, 100, 16, 32, 0.0)
 
 
 def test_overrides_beat_the_recipe_which_beats_the_defaults():

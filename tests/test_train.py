@@ -8,7 +8,7 @@ import torch
 
 from rewritelib.dataset import build_dataset, write_dataset
 from rewritelib.encoding import CharTokenizer
-from rewritelib.evaluate import exact_match, generate_match
+from rewritelib.evaluate import exact_match, generate_match, greedy_outputs
 from rewritelib.examples import read_data_dir
 from rewritelib.model import build_scratch
 from rewritelib.records import validate_result
@@ -65,6 +65,10 @@ def test_teacher_forced_equals_greedy_generate(tmp_path):
                            for n in ("seen", "unseen")])
     assert 0.1 < slow.mean() < 0.9, "want a partly trained model: some right, some wrong"
     assert (fast == slow).all(), np.nonzero(fast != slow)
+    # the text the notebooks show is the same greedy output
+    cols = splits["unseen"]
+    shown = greedy_outputs(model, tok, cols["pattern"], cols["replacement"], cols["input"])
+    assert ([s == o for s, o in zip(shown, cols["output"])] == exact_match(model, enc["unseen"])).all()
 
 
 def test_same_seed_same_metrics_on_cpu(tiny_data_dir, tmp_path):
