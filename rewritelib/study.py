@@ -156,6 +156,8 @@ def _execute(notebook: Path, run_dir: Path, params: dict) -> dict:
     in failed.json when the notebook fails."""
     import papermill as pm
 
+    from .kernels import IPCKernelManager
+
     rid = run_dir.name
     if (run_dir / "result.json").exists():
         return {"run_id": rid, "status": "skipped"}
@@ -165,7 +167,8 @@ def _execute(notebook: Path, run_dir: Path, params: dict) -> dict:
     params = json.loads(json.dumps({**params, "run_dir": str(run_dir)}))
     try:
         pm.execute_notebook(str(notebook), str(run_dir / "run.ipynb"), parameters=params,
-                            kernel_name="python3", progress_bar=False, cwd=str(notebook.parent))
+                            kernel_name="python3", progress_bar=False, cwd=str(notebook.parent),
+                            kernel_manager_class=IPCKernelManager)
         (run_dir / "failed.json").unlink(missing_ok=True)
         return {"run_id": rid, "status": "done"}
     except Exception as e:  # papermill's error: record it, keep sweeping

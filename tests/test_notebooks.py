@@ -152,9 +152,11 @@ def test_e6_budget_table_and_figure(tmp_path):
     assert (tmp_path / "e6-budget.png").stat().st_size > 10_000
 
 
-def test_killed_sweep_resumes_without_redoing_runs(runs):
+def test_killed_sweep_resumes_without_redoing_runs(runs, capfd):
     points = [{"n_instructions": n} for n in (2, 4, 8)]
     first = run_sweep("resume", points[:2], [0], "tiny", extra={"max_steps": 5}, progress=False)
+    # the kernels talk over IPC: no TCP ports to race for, no TCP warning in a sweep's output
+    assert "running over TCP" not in capfd.readouterr().err
     assert [s["status"] for s in first] == ["done", "done"]
     stamps = {p: p.stat().st_mtime_ns for p in (runs / "resume").glob("*/result.json")}
     again = run_sweep("resume", points, [0], "tiny", extra={"max_steps": 5}, progress=False)
