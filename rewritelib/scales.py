@@ -43,7 +43,7 @@ SCALES = {
         "data": dict(alphabet=LETTERS, input_length=8, pattern_length=3, budget=20_000,
                      test_instructions=100, test_examples=500, seen_examples=500, noop_fraction=0.0),
         "scratch": dict(arch="cpu", lr=1e-3, batch_size=64, max_steps=2200),
-        # docs/lora_search.md: the best of 10 recipes within ~3 min a run on 2 cores (SmolLM2
+        # docs/lora_search.md: the best of 9 recipes within ~3 min a run on 2 cores (SmolLM2
         # trains ~150 tokens/s here); no LoRA dropout: ~15% faster, no worse
         "pretrained": dict(lr=2e-3, batch_size=8, max_steps=100, lora_rank=16, lora_alpha=32,
                            lora_dropout=0.0),
