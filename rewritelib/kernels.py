@@ -4,7 +4,9 @@ Over TCP, every kernel picks ports, and kernels started side by side can race fo
 ones (papermill #511); ipykernel also prints "Kernel is running over TCP without encryption"
 for each, into the output of the notebook cell that runs a sweep. IPC sockets are files
 named after the kernel's own connection file in Jupyter's runtime folder: unique per kernel,
-local to the machine (as the kernel is), and never in the working directory.
+local to the machine (as the kernel is), and never in the working directory. Where that
+folder sits on a network file system (a cluster's shared home), point JUPYTER_RUNTIME_DIR at
+a local disk: Unix sockets need one.
 """
 
 from jupyter_client.manager import AsyncKernelManager
