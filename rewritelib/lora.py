@@ -49,6 +49,7 @@ def before_after(preset: str, n_instructions: int, seed: int = 0, n_examples: in
     from .evaluate import greedy_outputs
     from .model import load_pretrained
     from .run import load_run
+    from .scales import DEFAULT_PRETRAINED
     from .study import check_point, run_id, runs_root, train_one
 
     train = {"model": "pretrained", **(train_overrides or {})}
@@ -59,7 +60,7 @@ def before_after(preset: str, n_instructions: int, seed: int = 0, n_examples: in
     cols = {k: [getattr(test, k)[i] for i in idx] for k in ("pattern", "replacement", "input", "output")}
     rule_args = (cols["pattern"], cols["replacement"], cols["input"])
 
-    base, tokenizer = load_pretrained(train_kw.get("model_name", "smollm2"))
+    base, tokenizer = load_pretrained(train_kw.get("model_name", DEFAULT_PRETRAINED))
     before = greedy_outputs(base, HFEncoder(tokenizer, cfg.alphabet, train_kw.get("presentation", "spaced")),
                             *rule_args)
     del base
