@@ -92,6 +92,13 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-verify", dest="verify", action="store_false", default=None,
                    help="skip checking every example against its rule when reading --data")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    p.add_argument("--scheduler", default=None,
+                   help="where runs execute: local (a Dask LocalCluster, the default), serial, "
+                        "or a Dask scheduler address tcp://host:8786 (default: $REWRITELIB_SCHEDULER)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local Dask workers, one run each (default: one per GPU, else per core, at most 8)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per run (default: the cores shared out among the workers)")
     num = [("--max-steps", int), ("--epochs", float), ("--lr", float), ("--batch-size", int),
            ("--grad-accum", int), ("--warmup", float), ("--weight-decay", float), ("--clip", float),
            ("--seed", int), ("--eval-every", int), ("--target-accuracy", float),
@@ -126,13 +133,20 @@ def run_train(args) -> int:
 
 
 def add_sweep_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("experiment", help="E1, E2, E3, E4 or E5 (rewritelib/experiments.py)")
+    p.add_argument("experiment", help="E1 ... E6, E6-budget (rewritelib/experiments.py)")
     p.add_argument("--preset", default="tiny", help=f"the scale: {', '.join(SCALES)} (default: tiny)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the scale's")
     p.add_argument("--grid", action="append", default=[], metavar="AXIS=V1,V2",
                    help="replace an axis's values, e.g. --grid n_instructions=8,64 (repeatable)")
     p.add_argument("--max-steps", type=int, default=None, help="override the recipe's steps")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    p.add_argument("--scheduler", default=None,
+                   help="where runs execute: local (a Dask LocalCluster, the default), serial, "
+                        "or a Dask scheduler address tcp://host:8786 (default: $REWRITELIB_SCHEDULER)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local Dask workers, one run each (default: one per GPU, else per core, at most 8)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per run (default: the cores shared out among the workers)")
 
 
 def parse_grid(items: list[str]) -> dict:
@@ -163,7 +177,8 @@ def run_sweep_cli(args) -> int:
 
     train = {"max_steps": args.max_steps} if args.max_steps is not None else None
     out = run(args.experiment, args.preset, seeds=args.seeds, grid=parse_grid(args.grid),
-              train=train, progress=not args.no_progress)
+              train=train, progress=not args.no_progress, scheduler=args.scheduler,
+              workers=args.workers, threads=args.threads)
     for title, table in out["tables"].items():
         print(f"\n{title}\n{table.to_string()}")
     print(f"\ntable: {out['csv']}\nfigure: {out['figure']}")

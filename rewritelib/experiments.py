@@ -213,12 +213,14 @@ def get(name: str) -> Experiment:
 
 
 def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict | None = None,
-        progress: bool = True) -> dict:
+        progress: bool = True, scheduler: str | None = None, workers: int | None = None,
+        threads: int | None = None) -> dict:
     """Run every grid point x seed of an experiment not yet done, then summarize.
 
     Returns {"study", "summary" (DataFrame), "csv", "figure" (path), "tables" ({title:
     DataFrame}), "statuses", "failed"}. ``grid`` replaces some axes' values ({"n_instructions":
     [8, 64]}); ``train`` overrides the training recipe of every run ({"max_steps": 100}).
+    ``scheduler``, ``workers``, ``threads``: where the runs execute (executor.py).
     """
     exp = get(name)
     seeds = list(SEEDS[check_scale(scale)] if seeds is None else seeds)
@@ -228,7 +230,8 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
     train = {**exp.train.get(scale, {}), **(train or {})}
     study = study_name(exp.study, scale) + _model_suffix(train)
     statuses = run_sweep(study, points, seeds, scale, fixed_data=exp.data.get(scale),
-                         extra={"train_overrides": train}, progress=progress)
+                         extra={"train_overrides": train}, progress=progress,
+                         scheduler=scheduler, workers=workers, threads=threads)
     df, csv = write_summary(study)
     figure = runs_root() / study / f"{name.lower()}.png"
     if exp.figure is not None and len(df):
@@ -257,3 +260,14 @@ def report(result: dict) -> None:
         display(table)
     for f in result["failed"]:
         print("failed:", f["run_id"], f["error"])
+    if result["failed"]:  # after the tables of the runs that did finish
+        raise SweepFailed(result)
+
+
+class SweepFailed(RuntimeError):
+    """Some runs of a sweep failed: the notebook cell (and papermill, and make) fails too."""
+
+    def __init__(self, result: dict):
+        ids = ", ".join(f["run_id"] for f in result["failed"])
+        super().__init__(f"{len(result['failed'])} failed run(s) in {result['study']}: {ids} "
+                         "(their failed.json says why; a rerun retries them)")

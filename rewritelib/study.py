@@ -15,18 +15,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import traceback
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
-
 from .budget import effective_rules
 from .config import DataConfig
 from .dataset import build_dataset, rules_of, train_counts, write_dataset
-from .folders import RUN_MARKER, check_out_dir
+from .folders import check_out_dir
 from .presets import run_settings, training_overrides
-from .records import atomic_write_json, atomic_write_text, now
+from .records import atomic_write_json, atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -40,7 +37,7 @@ def study_name(base: str, preset: str) -> str:
 
 def runs_root() -> Path:
     """Where sweeps write: papermill_runs/ of the checkout, or $REWRITELIB_RUNS (tests)."""
-    return Path(os.environ.get("REWRITELIB_RUNS", ROOT / "papermill_runs"))
+    return Path(os.environ.get("REWRITELIB_RUNS", ROOT / "papermill_runs")).absolute()
 
 
 # Short names of the grid axes in run ids; any other axis appears under its own name.
@@ -106,27 +103,42 @@ def check_point(preset: str, n_instructions: int, seed: int = 0, noop_fraction=N
 
 
 def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str | Path | None = None,
-              extra: dict | None = None, fixed_data: dict | None = None,
-              progress: bool = True) -> list[dict]:
-    """Execute the training notebook for every point x seed not yet done.
+              extra: dict | None = None, fixed_data: dict | None = None, progress: bool = True,
+              scheduler: str | None = None, workers: int | None = None,
+              threads: int | None = None) -> list[dict]:
+    """Execute the training notebook for every point x seed not yet done, on ``scheduler``
+    (executor.py: a local Dask cluster by default, "serial", or a cluster's address).
 
     A point's axes name its run (run_id) and reach the run: the training axes (``model``) as
     training overrides, every other axis as a data override on top of ``fixed_data``
     (settings the whole experiment fixes, not part of the ids). Every point is validated
     before the first run starts."""
-    notebook = Path(notebook or NOTEBOOKS / "02_training.ipynb")
+    from .executor import execute_all, resolve_scheduler
+
+    notebook = Path(notebook or NOTEBOOKS / "02_training.ipynb").absolute()
+    resolve_scheduler(scheduler)  # a bad address is refused before anything is checked or run
     extra = extra or {}
     base = training_overrides(extra.get("max_steps"), extra.get("model"), extra.get("train_overrides"))
     jobs = [(point, seed, *point_overrides(point, fixed_data, base)) for point in points for seed in seeds]
     for point, seed, data, train in jobs:
         check_point(preset, point["n_instructions"], seed, data_overrides=data, train_overrides=train)
-    statuses = []
-    for point, seed, data, train in tqdm(jobs, desc=study, disable=not progress):
-        params = {**extra, "n_instructions": point["n_instructions"], "seed": seed,
-                  "data_overrides": data, "train_overrides": train, "preset": preset,
-                  "progress": False}
-        statuses.append(_execute(notebook, runs_root() / study / run_id(point, seed), params))
-    return statuses
+    statuses, todo = {}, []
+    for point, seed, data, train in jobs:
+        run_dir = runs_root() / study / run_id(point, seed)
+        if (run_dir / "result.json").exists():
+            statuses[run_dir] = {"run_id": run_dir.name, "status": "skipped"}
+            continue
+        if any(run_dir == queued for queued, _ in todo):  # a point listed twice runs once
+            continue
+        # JSON types only: papermill would inject a tuple as the string "(1, 5)"
+        todo.append((run_dir, json.loads(json.dumps({
+            **extra, "n_instructions": point["n_instructions"], "seed": seed,
+            "data_overrides": data, "train_overrides": train, "preset": preset, "progress": False}))))
+    if todo:
+        ran = execute_all(notebook, todo, scheduler, workers, threads, progress, desc=study,
+                          done=len(statuses))
+        statuses.update(zip([run_dir for run_dir, _ in todo], ran))
+    return [statuses[runs_root() / study / run_id(point, seed)] for point, seed, _, _ in jobs]
 
 
 TRAIN_AXES = ("model",)  # grid axes that choose the training, not the data
@@ -149,34 +161,6 @@ def point_overrides(point: dict, fixed_data: dict | None = None,
         other = PRETRAINED_ONLY if point["model"] == "scratch" else ("arch",)
         train = {k: v for k, v in train.items() if k not in other}
     return data, train
-
-
-def _execute(notebook: Path, run_dir: Path, params: dict) -> dict:
-    """One papermill execution into run_dir; skipped when its result.json exists, recorded
-    in failed.json when the notebook fails."""
-    import papermill as pm
-
-    from .kernels import IPCKernelManager
-
-    rid = run_dir.name
-    if (run_dir / "result.json").exists():
-        return {"run_id": rid, "status": "skipped"}
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / RUN_MARKER).touch()  # the run's own folder: its training may replace it
-    # JSON types only: papermill would inject a tuple as the string "(1, 5)"
-    params = json.loads(json.dumps({**params, "run_dir": str(run_dir)}))
-    try:
-        pm.execute_notebook(str(notebook), str(run_dir / "run.ipynb"), parameters=params,
-                            kernel_name="python3", progress_bar=False, cwd=str(notebook.parent),
-                            kernel_manager_class=IPCKernelManager)
-        (run_dir / "failed.json").unlink(missing_ok=True)
-        return {"run_id": rid, "status": "done"}
-    except Exception as e:  # papermill's error: record it, keep sweeping
-        error = {"run_id": rid, "status": "failed", "params": params, "time": now(),
-                 "error": f"{type(e).__name__}: {getattr(e, 'evalue', e)}",
-                 "details": "".join(traceback.format_exception_only(type(e), e))[-4000:]}
-        atomic_write_json(run_dir / "failed.json", error)
-        return {"run_id": rid, "status": "failed", "error": error["error"]}
 
 
 FIRST_AXES = ["n_instructions", "budget", "noop_fraction", "skew"]  # the E1-E3 columns, first

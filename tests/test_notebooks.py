@@ -73,7 +73,14 @@ def test_training_writes_its_record(tmp_path):
 
 
 def test_diversity_ablation(tmp_path, runs):
-    execute("03_diversity_ablation", tmp_path)
+    from rewritelib.executor import machine_layout
+
+    nb = execute("03_diversity_ablation", tmp_path)
+    # by default the runs went to a local Dask cluster that fills the machine
+    assert "Dask dashboard: http://" in outputs(nb)
+    threads = {json.loads(p.read_text())["meta_info"]["torch_threads"]
+               for p in (runs / "diversity-tiny").glob("*/result.json")}
+    assert threads == {machine_layout()[1]}
     e1 = pd.read_csv(runs / "diversity-tiny" / "summary.csv")
     assert sorted(e1["n_instructions"].unique()) == [2, 8, 32]
     assert set(e1["split"]) >= {"seen", "unseen", "has_op"}
@@ -87,7 +94,8 @@ def test_diversity_ablation(tmp_path, runs):
 
 
 def test_skew_ablation(tmp_path, runs):
-    execute("04_skew_ablation", tmp_path)
+    nb = execute("04_skew_ablation", tmp_path, scheduler="serial", threads=1)
+    assert "Dask dashboard" not in outputs(nb)
     e3 = pd.read_csv(runs / "skew-tiny" / "summary.csv")
     assert set(e3["skew"].astype(str)) == {"uniform", "0.5"}
     assert len(e3["run_id"].unique()) == 4
