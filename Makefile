@@ -29,7 +29,7 @@ study: setup
 	mkdir -p $(RUNS)/diversity
 	REWRITELIB_RUNS=$(abspath $(RUNS)) $(VENV)/bin/papermill notebooks/03_diversity_ablation.ipynb \
 		$(RUNS)/diversity/03_diversity_ablation.ipynb \
-		-p preset cpu -y "experiments: [E1]" --cwd notebooks --no-progress-bar
+		-p preset cpu -y "experiments: [E1]" -p workers 1 -p threads 2 --cwd notebooks --no-progress-bar
 	@echo "table:  $(RUNS)/diversity/summary.csv"
 	@echo "figure: $(RUNS)/diversity/e1.png"
 

@@ -185,3 +185,14 @@ def runs(tmp_path, monkeypatch):
 
 def test_dask_commands_are_installed():
     assert shutil.which("dask", path=str(BIN)), "dask's command line (distributed) is missing"
+
+
+def test_a_runs_kernel_gets_its_threads_not_the_dask_workers_malloc_setting(monkeypatch):
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # what Dask's nanny gives a worker
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with executor.kernel_env(2, gpu=1, unset=executor.WORKER_ONLY_ENV):
+        assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+        assert os.environ["OMP_NUM_THREADS"] == "2" and os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536" and os.environ["OMP_NUM_THREADS"] == "7"
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ
