@@ -92,13 +92,6 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-verify", dest="verify", action="store_false", default=None,
                    help="skip checking every example against its rule when reading --data")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
-    p.add_argument("--scheduler", default=None,
-                   help="where runs execute: local (a Dask LocalCluster, the default), serial, "
-                        "or a Dask scheduler address tcp://host:8786 (default: $REWRITELIB_SCHEDULER)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="local Dask workers, one run each (default: one per GPU, else per core, at most 8)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads per run (default: the cores shared out among the workers)")
     num = [("--max-steps", int), ("--epochs", float), ("--lr", float), ("--batch-size", int),
            ("--grad-accum", int), ("--warmup", float), ("--weight-decay", float), ("--clip", float),
            ("--seed", int), ("--eval-every", int), ("--target-accuracy", float),

@@ -196,3 +196,12 @@ def test_a_runs_kernel_gets_its_threads_not_the_dask_workers_malloc_setting(monk
         assert os.environ["OMP_NUM_THREADS"] == "2" and os.environ["CUDA_VISIBLE_DEVICES"] == "1"
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536" and os.environ["OMP_NUM_THREADS"] == "7"
     assert "CUDA_VISIBLE_DEVICES" not in os.environ
+
+
+def test_only_sweep_takes_the_scheduler_options(capsys):
+    with pytest.raises(SystemExit) as refused:  # train runs one model, here
+        cli.main(["train", "--data", "d", "--out", "o", "--scheduler", "serial"])
+    assert refused.value.code == 2 and "--scheduler" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["sweep", "--help"])
+    assert "--scheduler" in capsys.readouterr().out
