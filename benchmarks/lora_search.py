@@ -21,10 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-_threads = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--threads=")), None)
-if "--threads" in sys.argv:
-    _threads = sys.argv[sys.argv.index("--threads") + 1]
-os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = _threads or "2"
+from common import threads_before_torch  # noqa: E402 (benchmarks/ is on sys.path)
+
+threads_before_torch("2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

@@ -18,21 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-# The thread count must be fixed before torch is imported.
-_threads = "1"
-for i, a in enumerate(sys.argv):
-    if a == "--threads" and i + 1 < len(sys.argv):
-        _threads = sys.argv[i + 1]
-    elif a.startswith("--threads="):
-        _threads = a.split("=", 1)[1]
-os.environ["OMP_NUM_THREADS"] = _threads
-os.environ["MKL_NUM_THREADS"] = _threads
+from common import threads_before_torch  # noqa: E402 (benchmarks/ is on sys.path)
 
+threads_before_torch("1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
