@@ -158,7 +158,7 @@ def execute_all(notebook: Path, runs: list[tuple[Path, dict]], scheduler: str | 
             for run_dir, params in runs:
                 with kernel_env(threads):
                     statuses.append(execute_run(notebook, run_dir, params))
-                _tick(bar, statuses[-1], len(runs) - len(statuses), 1)
+                _tick(bar, statuses, len(runs) - len(statuses), 1)
             return statuses
         with dask_client(scheduler, workers, threads) as (client, threads, gpus):
             return _execute_on(client, notebook, runs, threads, gpus, bar)
@@ -184,13 +184,14 @@ def _execute_on(client, notebook, runs, threads, gpus, bar) -> list[dict]:
             statuses[i] = future.result()
         except Exception as e:  # KilledWorker: its workers died RETRIES + 1 times
             statuses[i] = record_failure(Path(runs[i][0]), runs[i][1], e)
-        _tick(bar, statuses[i], len(runs) - left, slots)
+        _tick(bar, statuses, len(runs) - left, slots)
     return statuses
 
 
-def _tick(bar, status: dict, pending: int, slots: int) -> None:
-    bar.failed = getattr(bar, "failed", 0) + (status["status"] == "failed")
-    bar.set_postfix(running=min(pending, slots), failed=bar.failed, refresh=False)
+def _tick(bar, statuses: list, pending: int, slots: int) -> None:
+    """One more run finished: runs done / total, how many are running, how many failed."""
+    failed = sum(1 for s in statuses if s is not None and s["status"] == "failed")
+    bar.set_postfix(running=min(pending, slots), failed=failed, refresh=False)
     bar.update()
 
 
