@@ -28,10 +28,9 @@ import numpy as np
 import torch
 
 from common import encoded_splits
-from rewritelib.evaluate import target_windows
 from rewritelib.model import ARCHS, build_scratch
 from rewritelib.presets import run_settings
-from rewritelib.train import TrainConfig, _TargetLoss, train
+from rewritelib.train import TrainConfig, _gpu_step, train
 
 
 def matmul_peak(seconds: float = 3.0, n: int = 2048) -> float:
@@ -52,10 +51,7 @@ def flops_per_token(model, mean_tokens: float) -> float:
 
 def fixed_shape_run(model, enc, steps, batch_size, lr, fused, compiled, bf16=False):
     """The loop of train() with the GPU path's loss: returns (tokens/s, compile seconds)."""
-    width = int(enc.length.max())
-    pos, labels = (torch.from_numpy(a) for a in target_windows(enc))
-    ids = torch.from_numpy(np.ascontiguousarray(enc.ids[:, :width]))
-    loss_fn = _TargetLoss(model)
+    loss_fn, batch_of = _gpu_step(model, enc, "cpu", compiled=False)  # the GPU path's loss and batches
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01, fused=fused or None)
     rng = np.random.default_rng(0)
@@ -64,15 +60,13 @@ def fixed_shape_run(model, enc, steps, batch_size, lr, fused, compiled, bf16=Fal
     if compiled:
         loss_fn = torch.compile(loss_fn)
         t = time.perf_counter()
-        i = torch.from_numpy(batches[-1])
-        loss_fn(ids[i], pos[i], labels[i]).backward()  # compiles forward and backward
+        loss_fn(*batch_of(batches[-1])).backward()  # compiles forward and backward
         opt.zero_grad(set_to_none=True)
         compile_s = time.perf_counter() - t
     tokens, t = 0, time.perf_counter()
     for idx in batches[:steps]:
-        i = torch.from_numpy(idx)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = loss_fn(ids[i], pos[i], labels[i])
+            loss = loss_fn(*batch_of(idx))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()

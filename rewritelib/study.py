@@ -122,23 +122,20 @@ def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str 
     jobs = [(point, seed, *point_overrides(point, fixed_data, base)) for point in points for seed in seeds]
     for point, seed, data, train in jobs:
         check_point(preset, point["n_instructions"], seed, data_overrides=data, train_overrides=train)
-    statuses, todo = {}, []
-    for point, seed, data, train in jobs:
-        run_dir = runs_root() / study / run_id(point, seed)
+    dirs = [runs_root() / study / run_id(point, seed) for point, seed, _, _ in jobs]
+    statuses, todo = {}, {}  # by run folder: a point listed twice runs once
+    for run_dir, (point, seed, data, train) in zip(dirs, jobs):
         if (run_dir / "result.json").exists():
             statuses[run_dir] = {"run_id": run_dir.name, "status": "skipped"}
-            continue
-        if any(run_dir == queued for queued, _ in todo):  # a point listed twice runs once
-            continue
-        # JSON types only: papermill would inject a tuple as the string "(1, 5)"
-        todo.append((run_dir, json.loads(json.dumps({
-            **extra, "n_instructions": point["n_instructions"], "seed": seed,
-            "data_overrides": data, "train_overrides": train, "preset": preset, "progress": False}))))
+        else:  # JSON types only: papermill would inject a tuple as the string "(1, 5)"
+            todo[run_dir] = json.loads(json.dumps({
+                **extra, "n_instructions": point["n_instructions"], "seed": seed,
+                "data_overrides": data, "train_overrides": train, "preset": preset, "progress": False}))
     if todo:
-        ran = execute_all(notebook, todo, scheduler, workers, threads, progress, desc=study,
-                          done=len(statuses))
-        statuses.update(zip([run_dir for run_dir, _ in todo], ran))
-    return [statuses[runs_root() / study / run_id(point, seed)] for point, seed, _, _ in jobs]
+        ran = execute_all(notebook, list(todo.items()), scheduler, workers, threads, progress,
+                          desc=study, done=len(statuses))
+        statuses.update(zip(todo, ran))
+    return [statuses[run_dir] for run_dir in dirs]
 
 
 TRAIN_AXES = ("model",)  # grid axes that choose the training, not the data
