@@ -103,11 +103,29 @@ def test_protected_folders_are_refused(tmp_path, capsys, monkeypatch):
 
 # --- interrupted writes leave nothing -----------------------------------------------------
 
-def big_data_cli(out: Path) -> subprocess.Popen:
-    """A data CLI that spends a few seconds writing (a 600k-example set)."""
-    return subprocess.Popen([sys.executable, "-m", "rewritelib", "data", "--out", str(out),
-                             "--budget", "600000", "--n-instructions", "200", "--test-examples",
-                             "20000", "--seen-examples", "1000"],
+# The writer under test is the real CLI in a child process, held still with its files
+# written but not yet swapped in, so a signal always lands mid-write: a writer left to run
+# freely can finish before the signal on a fast machine (it did: a flaky test).
+PAUSED_WRITER = """
+import contextlib, sys, time
+import rewritelib.dataset as dataset
+from rewritelib.cli import main
+real = dataset.replacing
+
+@contextlib.contextmanager
+def replacing_then_pause(out):
+    with real(out) as tmp:
+        yield tmp
+        time.sleep(120)
+
+dataset.replacing = replacing_then_pause
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def paused_data_cli(out: Path) -> subprocess.Popen:
+    """The data CLI, paused after writing its files into the temporary folder."""
+    return subprocess.Popen([sys.executable, "-c", PAUSED_WRITER, "data", "--out", str(out), *SMALL],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -115,16 +133,16 @@ def wait_for_tmp(folder: Path, proc, timeout=60) -> Path:
     end = time.time() + timeout
     while time.time() < end:
         found = [p for p in folder.iterdir() if ".tmp-" in p.name]
-        if found and any(found[0].iterdir()):
+        if found and (found[0] / "spec.json").exists():
             return found[0]
-        assert proc.poll() is None, "the writer finished before it could be interrupted"
+        assert proc.poll() is None, f"the writer stopped before it could be interrupted: {proc.stderr.read()}"
         time.sleep(0.01)
     raise AssertionError("no temporary folder appeared")
 
 
 def test_sigkill_mid_write_then_next_run_leaves_no_temporary_folder(tmp_path):
     out = tmp_path / "d"
-    proc = big_data_cli(out)
+    proc = paused_data_cli(out)
     tmp = wait_for_tmp(tmp_path, proc)
     proc.kill()
     proc.wait()
@@ -137,7 +155,7 @@ def test_sigkill_mid_write_then_next_run_leaves_no_temporary_folder(tmp_path):
                                            (signal.SIGINT, 130, "interrupted")])
 def test_sigterm_and_ctrl_c_clean_up_with_one_line(tmp_path, sig, code, word):
     out = tmp_path / "d"
-    proc = big_data_cli(out)
+    proc = paused_data_cli(out)
     wait_for_tmp(tmp_path, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
