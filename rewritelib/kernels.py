@@ -36,3 +36,12 @@ class IPCKernelManager(AsyncKernelManager):
     @default("ip")
     def _ip_default(self):
         return socket_prefix()
+
+    async def _async_interrupt_kernel(self) -> None:
+        # jupyter_client interrupts every kernel before asking it to shut down, to stop a
+        # cell still running. A papermill run's kernel is idle by then, and its ipykernel logs
+        # "KeyboardInterrupt caught in kernel" to the stderr it shares with the sweep: into the
+        # output of the notebook cell that ran the sweep. Shut down without the interrupt.
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
