@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup study test bench clean
+.PHONY: setup study test lab bench clean
 
 setup: $(STAMP)
 
@@ -35,10 +35,20 @@ study: setup
 
 # Unit tests, notebook tests (papermill, tiny preset), then nbval over the notebooks as
 # stored; sweeps of the tests write to a temporary folder, never to papermill_runs/.
+# Unit tests, then every notebook through nbval, then the widgets in JupyterLab in headless
+# Chromium (tests/browser), in the notebooks' runs folder: their tiny sweeps are done by then.
 test: setup
 	$(PY) -m pytest
-	REWRITELIB_RUNS=$$(mktemp -d) $(PY) -m pytest --nbval-lax notebooks \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	runs=$$(mktemp -d) && \
+	REWRITELIB_RUNS=$$runs $(PY) -m pytest --nbval-lax notebooks \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider && \
+	REWRITELIB_RUNS=$$runs $(PY) -m pytest tests/browser -m browser -p no:cacheprovider
+
+# JupyterLab on the notebooks, in the project's environment (its kernel is the venv's
+# python3, registered by setup); root needs --allow-root. LAB_ARGS="--no-browser --port 8890" etc.
+LAB_ARGS ?=
+lab: setup
+	cd notebooks && ../$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: setup
 	$(PY) benchmarks/bench_data.py

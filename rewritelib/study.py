@@ -163,18 +163,19 @@ def point_overrides(point: dict, fixed_data: dict | None = None,
 FIRST_AXES = ["n_instructions", "budget", "noop_fraction", "skew"]  # the E1-E3 columns, first
 
 
-def results(study: str):
-    """(run id, result.json) of every finished run in a study, in run-id order."""
-    for path in sorted((runs_root() / study).glob("*/result.json")):
+def results(study: str, root: str | Path | None = None):
+    """(run id, result.json) of every finished run in a study (under ``root``, default the
+    runs folder), in run-id order."""
+    for path in sorted((Path(root or runs_root()) / study).glob("*/result.json")):
         yield path.parent.name, json.loads(path.read_text())
 
 
-def collect(study: str) -> pd.DataFrame:
+def collect(study: str, root: str | Path | None = None) -> pd.DataFrame:
     """Every finished run of a study as tidy rows: one per run and split. Every data
     parameter of the run becomes a column (flattened with pandas.json_normalize), so a new
     grid axis shows up here without code changes."""
     rows = []
-    for run, r in results(study):
+    for run, r in results(study, root):
         spec, info = r["run_info"]["data_spec"] or {}, r["train_info"]
         axes = pd.json_normalize(spec).iloc[0].to_dict() if spec else {}
         axes["skew"] = "uniform" if axes.get("skew") is None else axes["skew"]

@@ -11,6 +11,7 @@ import papermill as pm
 import pandas as pd
 import pytest
 
+from rewritelib.config import ConfigError
 from rewritelib.records import validate_result
 from rewritelib.study import accuracy_table, failures, markdown, run_sweep, runs_root, thresholds
 
@@ -209,29 +210,60 @@ def test_a_bad_point_stops_the_sweep_before_any_run(runs):
     assert not (runs / "refused").exists()
 
 
-def test_widgets_build_and_react(runs, capsys):
-    # Outside a kernel an Output widget passes what it captures to stdout: read it there.
+def is_png(data: bytes) -> bool:
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+
+
+def test_widgets_build_and_react(runs):
+    # Widgets hold their content as state (HTML, Image): no Output, no pyplot (see widgets.py)
     import ipywidgets as W
 
     from rewritelib import widgets
 
-    explorer = widgets.data_explorer(n_instructions=5, budget=100, input_length=8, alphabet="abcdefgh")
-    sliders = explorer.children[0].children[0].children
-    capsys.readouterr()
-    sliders[0].value = 7  # I: the preview redraws
-    assert "pattern replacement" in capsys.readouterr().out
-    sliders[4].value = 2  # |z| shorter than |x|: an error line, not an exception
-    assert "invalid: pattern_length" in capsys.readouterr().out
+    explorer = widgets.data_explorer(n_instructions=5, budget=100, input_length=8, alphabet="abcdefgh",
+                                     pattern_length=(2, 3), occurrences=1, noop_fraction=0.5)
+    (controls, table, image) = explorer.children
+    left, right = controls.children
+    assert [w.value for w in left.children] == [5, 100, 0.5, "uniform", 8]  # starts at the settings given
+    assert right.children[0].value == "2-3"
+    first = image.value
+    assert "pattern" in table.value and is_png(first)
+    left.children[0].value = 7  # I: the preview redraws
+    assert is_png(image.value) and image.value != first
+    left.children[4].value = 2  # |z| shorter than |x|: an error line, not an exception
+    assert "invalid: pattern_length" in table.value
 
-    run_sweep("browse", [{"n_instructions": 2}], [0], "tiny", extra={"max_steps": 3}, progress=False)
-    browser = widgets.results_browser(runs_root())
-    assert isinstance(browser, W.VBox) and browser.children[0].options == ("browse",)
+    big = widgets.data_explorer(n_instructions=2048, budget=30_000)  # beyond the sliders' usual range
+    assert [w.value for w in big.children[0].children[0].children[:2]] == [2048, 30_000]
 
-    live = widgets.live_training("tiny")
+    run_sweep("browse", [{"n_instructions": 2}, {"n_instructions": 4}], [0], "tiny",
+              extra={"max_steps": 3}, progress=False)
+    browser = widgets.results_browser(runs_root(), study="browse")
+    pick, table, image, run, record = browser.children
+    assert isinstance(browser, W.VBox) and pick.options == ("browse",) and pick.value == "browse"
+    assert run.value == "I0002-skewuniform-s0" and '"unseen"' in record.value and is_png(image.value)
+    run.value = "I0004-skewuniform-s0"
+    assert "exact_match" in record.value
+    with pytest.raises(ConfigError, match="study: no finished runs"):
+        widgets.results_browser(runs_root(), study="nothing-here")
+
+    live = widgets.live_training("tiny", n_instructions=3)
     n, steps, go = live.children[0].children
+    assert n.value == 3
     n.value, steps.value = 2, 10
     go.click()
-    assert "exact match: seen" in capsys.readouterr().out
+    assert "exact match seen" in live.children[1].value and is_png(live.children[2].value)
+
+
+def test_a_change_overtaken_by_a_newer_one_is_dropped():
+    import ipywidgets as W
+
+    from rewritelib.widgets import Latest
+
+    latest, html = Latest(), W.HTML()
+    old, new = latest.take(), latest.take()
+    assert latest.show(new, html=(html, "new")) and not latest.show(old, html=(html, "old"))
+    assert html.value == "new"
 
 
 def test_thresholds_per_seed_and_per_group():
