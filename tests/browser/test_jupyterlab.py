@@ -118,6 +118,13 @@ def browser(lab):
     driver.quit()
 
 
+@pytest.fixture(autouse=True)
+def fresh_kernels(lab, browser):
+    """Each notebook's kernels are shut down after its test, passed or not."""
+    yield
+    close_all(browser, lab)
+
+
 @pytest.fixture(scope="module")
 def shots(lab):
     folder = Path(os.environ.get("REWRITELIB_SHOTS") or lab["root"] / ".shots")
@@ -186,6 +193,7 @@ def run_all(driver, lab, name: str, timeout=300) -> None:
     driver.get(f"{lab['url']}/lab/tree/{name}.ipynb?token={lab['token']}")
     wait(driver, kernel_ready, message=f"{name} to open with its kernel")
     for _ in range(3):  # a click while the notebook is still settling can be lost: retry
+        css(driver, ACTIVE + ".jp-Cell")[0].click()  # Run All acts on the notebook with the focus
         menu(driver, "Run", "Run All Cells")
         try:
             wait(driver, lambda d: any(p != "[ ]:" for p in prompts(d)), timeout=20, message="Run All to start")
@@ -320,7 +328,6 @@ def test_data_explorer(lab, browser, shots):
     screenshot(browser, view, shots / f"{name}.png")
     page_clean(browser, name)
     assert data
-    close_all(browser, lab)
 
 
 def test_live_training(lab, browser, shots):
@@ -334,7 +341,6 @@ def test_live_training(lab, browser, shots):
     wait(browser, lambda d: "exact match seen" in view.text, message="the scores")
     screenshot(browser, view, shots / f"{name}.png")
     page_clean(browser, name)
-    close_all(browser, lab)
 
 
 @pytest.mark.parametrize("name,study", [("03_diversity_ablation", "diversity-tiny"),
@@ -361,4 +367,3 @@ def test_results_browser(lab, browser, shots, name, study):
         wait(browser, lambda d: run_ids[1] in view.text, message=f"the record of {run_ids[1]}")
     screenshot(browser, view, shots / f"{name}.png")
     page_clean(browser, name)
-    close_all(browser, lab)
