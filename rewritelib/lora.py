@@ -37,39 +37,40 @@ def tokens(encoder, pattern: str, replacement: str, text: str, output: str) -> l
     return [encoder.tokenizer.decode([i]) for i in ids]
 
 
-def before_after(preset: str, n_instructions: int, seed: int = 0, n_examples: int = 5,
+def before_after(preset: str, n_instructions: int | None = None, seed: int = 0, n_examples: int = 5,
                  run_dir: str | Path | None = None, data_overrides: dict | None = None,
                  train_overrides: dict | None = None, progress: bool = True):
     """Fine-tune the pretrained model on one grid point and show its greedy outputs on a few
     unseen has-op examples before (the base model: LoRA starts as the identity) and after.
 
+    By default the point is E6's plain data at this scale with the middle I of E6's grid.
     Returns (table of the examples, the run's result record)."""
     from .dataset import build_dataset
-    from .encoding import HFEncoder
     from .evaluate import greedy_outputs
-    from .model import load_pretrained
+    from .experiments import get
     from .run import load_run
-    from .scales import DEFAULT_PRETRAINED
     from .study import check_point, run_id, runs_root, train_one
 
+    if n_instructions is None:
+        grid = get("E6").grid(preset)["n_instructions"]
+        n_instructions = grid[len(grid) // 2]
+    if data_overrides is None:
+        data_overrides = {**get("E6").data.get(preset, {}), "encrypt": False}
     train = {"model": "pretrained", **(train_overrides or {})}
-    cfg, train_kw = check_point(preset, n_instructions, seed, data_overrides=data_overrides,
-                                train_overrides=train)
+    cfg, _ = check_point(preset, n_instructions, seed, data_overrides=data_overrides, train_overrides=train)
     test = build_dataset(cfg).splits["test"]
     idx = np.nonzero(~test.is_noop)[0][:n_examples]
     cols = {k: [getattr(test, k)[i] for i in idx] for k in ("pattern", "replacement", "input", "output")}
     rule_args = (cols["pattern"], cols["replacement"], cols["input"])
 
-    base, tokenizer = load_pretrained(train_kw.get("model_name", DEFAULT_PRETRAINED))
-    before = greedy_outputs(base, HFEncoder(tokenizer, cfg.alphabet, train_kw.get("presentation", "spaced")),
-                            *rule_args)
-    del base
-    point = {"n_instructions": n_instructions, "model": "pretrained", **(data_overrides or {})}
+    point = {"n_instructions": n_instructions, "model": "pretrained", **data_overrides}
     run_dir = Path(run_dir or runs_root() / "single" / run_id(point, seed))
     result = train_one(preset, n_instructions, seed, run_dir=run_dir, data_overrides=data_overrides,
                        train_overrides=train, progress=progress)
     model, encoder, _ = load_run(run_dir)
     after = greedy_outputs(model, encoder, *rule_args)
+    with model.disable_adapter():  # the base model itself, without loading it a second time
+        before = greedy_outputs(model, encoder, *rule_args)
     table = pd.DataFrame({"rule": [f"{x} -> {y}" for x, y in zip(cols["pattern"], cols["replacement"])],
                           "input": cols["input"], "expected": cols["output"],
                           "before": before, "after": after})
