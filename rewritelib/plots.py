@@ -37,25 +37,26 @@ def _save(fig, path):
 
 
 def accuracy_vs_instructions(df: pd.DataFrame, hue: str = "split", splits=("seen", "unseen"),
-                             title: str = "", path=None, ax=None):
-    """Mean exact match over seeds against I, one curve per ``hue`` value."""
+                             title: str = "", path=None, ax=None, **line_kw):
+    """Mean exact match over seeds against I, one curve per ``hue`` value; ``line_kw`` goes to
+    seaborn's lineplot (a ``style`` column, orders)."""
     data = df[df["split"].isin(splits)].copy()
     data["split"] = data["split"].map(SPLIT_LABELS)
     if hue != "split":
         data[hue] = data[hue].astype(str)
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
-    sns.lineplot(data=data, x="n_instructions", y="exact_match", hue=hue,
-                 style="split" if hue != "split" and len(splits) > 1 else None,
-                 marker="o", errorbar="sd", ax=ax)
+    style = "split" if hue != "split" and len(splits) > 1 else None
+    sns.lineplot(data=data, x="n_instructions", y="exact_match", hue=hue, marker="o", errorbar="sd",
+                 ax=ax, **{"style": style, **line_kw})
     _axes(ax, title)
     return _save(fig, path)
 
 
-def two_panels(df, hue, panels, path=None):
+def two_panels(df, hue, panels, path=None, **line_kw):
     """Two accuracy-vs-I panels side by side; ``panels`` = [(splits, title), (splits, title)]."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, (splits, title) in zip(axes, panels):
-        accuracy_vs_instructions(df, hue=hue, splits=splits, ax=ax, title=title)
+        accuracy_vs_instructions(df, hue=hue, splits=splits, ax=ax, title=title, **line_kw)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -86,15 +87,11 @@ def e6_figure(df, path=None):
     """Scratch GPT-2 (blue) and pretrained + LoRA (orange), plain (solid) and encrypted
     (dashed) data, against I: unseen has-op inputs (the rule must act) and unseen no-ops."""
     data = df.assign(encrypt=df["encrypt"].map({True: "encrypted", False: "plain"}))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-    for ax, split, title in ((axes[0], "has_op", "E6: unseen rules, has-op inputs"),
-                             (axes[1], "noop", "E6: unseen rules, no-op inputs")):
-        sns.lineplot(data=data[data["split"] == split], x="n_instructions", y="exact_match",
-                     hue="model", hue_order=["scratch", "pretrained"], style="encrypt",
-                     style_order=["plain", "encrypted"], marker="o", errorbar="sd", ax=ax)
+    fig = two_panels(data, "model", [(("has_op",), "E6: unseen rules, has-op inputs"),
+                                     (("noop",), "E6: unseen rules, no-op inputs")],
+                     hue_order=["scratch", "pretrained"], style="encrypt", style_order=["plain", "encrypted"])
+    for ax in fig.axes:
         ax.axhline(0.5, color="grey", lw=0.8, ls=":")  # the threshold's level
-        _axes(ax, title)
-    fig.tight_layout()
     return _save(fig, path)
 
 
