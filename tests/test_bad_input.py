@@ -115,6 +115,7 @@ TRAIN_OTHER = [
     ("pretrained-preset", PRETRAINED + ["--preset", "small"], "preset"),
     ("lora-rank-0", PRETRAINED + ["--lora-rank", "0"], "lora_rank"),
     ("lora-rank-neg", PRETRAINED + ["--lora-rank", "-8"], "lora_rank"),
+    ("lora-rank-wide", PRETRAINED + ["--lora-rank", "577"], "lora_rank"),  # SmolLM2 is 576 wide
     ("lora-alpha-0", PRETRAINED + ["--lora-alpha", "0"], "lora_alpha"),
     ("lora-dropout-1", PRETRAINED + ["--lora-dropout", "1"], "lora_dropout"),
     ("lora-dropout-neg", PRETRAINED + ["--lora-dropout", "-0.1"], "lora_dropout"),

@@ -70,3 +70,16 @@ def test_anatomy_counts_what_lora_trains(smollm2):
     assert parts.loc[parts["trainable"] == True, "count"].sum() == trainable  # noqa: E712
     # rank 4 on q_proj (576 -> 576) in each of 30 layers: A (4 x 576) + B (576 x 4)
     assert parts.loc["LoRA on q_proj", "count"] == 30 * 2 * 4 * 576
+
+
+@pytest.mark.parametrize("content", [b"not a gguf at all", b"GGUF\x03\x00\x00\x00truncated"])
+def test_a_gguf_that_fails_to_load_is_one_line_naming_model_name(content, tmp_path, monkeypatch):
+    import rewritelib.model as model
+    from rewritelib.config import ModelError
+
+    (tmp_path / "smollm2.gguf").write_bytes(content)
+    monkeypatch.setattr(model, "smollm2_location", lambda: (str(tmp_path), "smollm2.gguf"))
+    monkeypatch.setenv("REWRITELIB_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(ModelError, match=r"^model_name: .*smollm2.gguf fails to load .*reinstall"):
+        load_pretrained("smollm2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["smollm2.gguf"]  # no cache half-written
