@@ -59,6 +59,9 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(f"--{flag}", default=default, help=f"{help_} (default: {default})")
     p.add_argument("--encrypt", action="store_true",
                    help="encipher every target with a seeded substitution of the alphabet (E6)")
+    p.add_argument("--noops-on-top", action="store_true",
+                   help="the budget counts has-op examples; the --noop-fraction share of no-ops "
+                        "is added on top (E2's control)")
 
 
 def run_data(args) -> int:

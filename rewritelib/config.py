@@ -105,6 +105,9 @@ class DataConfig:
     n_instructions: int = 1000
     budget: int = 1_000_000
     noop_fraction: float = 0.0
+    # E2's control: the budget counts has-op examples only and the no-ops come on top, so a
+    # larger share adds examples instead of taking has-op ones away
+    noops_on_top: bool = False
     skew: float | str | None = None  # None / "uniform", or the power-law shape a > 0
     input_length: int = 50
     pattern_length: int | str | tuple = 20
@@ -140,12 +143,31 @@ class DataConfig:
         if self.test_noop_fraction is None:
             self.test_noop_fraction = self.noop_fraction
         self.test_noop_fraction = self._check_fraction("test_noop_fraction", self.test_noop_fraction)
+        self._check_noops_on_top()
         self.skew = parse_skew(self.skew)
         self._check_alphabet()
         self._check_lengths()
         self._check_occurrences()
         self._check_family()
         self._check_capacity()
+
+    def _check_noops_on_top(self):
+        if not isinstance(self.noops_on_top, bool):
+            raise ConfigError(f"noops_on_top: must be true or false (got {self.noops_on_top!r})")
+        if self.noops_on_top and not 0.0 < self.noop_fraction < 1.0:
+            raise ConfigError(f"noop_fraction: must be in (0, 1) with noops_on_top, which adds "
+                              f"budget * share / (1 - share) no-ops (got {self.noop_fraction})")
+
+    @property
+    def noops_added(self) -> int:
+        """No-op training examples beyond the budget (0 unless ``noops_on_top``): they make
+        ``noop_fraction`` of the training set, whose has-op examples number ``budget``."""
+        p = self.noop_fraction
+        return round(self.budget * p / (1 - p)) if self.noops_on_top else 0
+
+    @property
+    def train_examples(self) -> int:
+        return self.budget + self.noops_added
 
     @staticmethod
     def _check_fraction(name, value) -> float:

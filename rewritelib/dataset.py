@@ -125,12 +125,12 @@ class Dataset:
         }
 
 
-def _split(rng, rules: RuleSet, first_id: int, counts: np.ndarray, noop_fraction: float,
+def _split(rng, rules: RuleSet, first_id: int, counts: np.ndarray, n_noop: int,
            occurrences: tuple[int, ...], cfg: DataConfig, cipher: str | None) -> Split:
     n = int(counts.sum())
     rule = rng.permutation(np.repeat(np.arange(len(rules)), counts))
     noop = np.zeros(n, dtype=bool)
-    noop[rng.permutation(n)[: round(noop_fraction * n)]] = True
+    noop[rng.permutation(n)[:n_noop]] = True
     occ = np.where(noop, 0, rng.choice(np.array(occurrences), size=n))
 
     # Inputs are built in groups that share a pattern length and an occurrence count.
@@ -147,6 +147,10 @@ def _split(rng, rules: RuleSet, first_id: int, counts: np.ndarray, noop_fraction
     return Split(rule + first_id, rule, z, first, occ, rules, cfg.alphabet, cipher)
 
 
+def _share(fraction: float, counts: np.ndarray) -> int:
+    return round(fraction * int(counts.sum()))
+
+
 def data_streams(seed: int) -> tuple[np.random.Generator, ...]:
     """The independent random streams of a data set: rules, train, seen, test, cipher."""
     return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
@@ -161,7 +165,7 @@ def rules_of(cfg: DataConfig) -> tuple[RuleSet, RuleSet]:
 def train_counts(cfg: DataConfig) -> np.ndarray:
     """The training examples per rule of ``build_dataset(cfg)``, without building it: the
     counts are the train stream's first draw (analysis of old runs uses this)."""
-    return examples_per_rule(data_streams(cfg.seed)[1], cfg.n_instructions, cfg.budget, cfg.skew)
+    return examples_per_rule(data_streams(cfg.seed)[1], cfg.n_instructions, cfg.train_examples, cfg.skew)
 
 
 def build_dataset(cfg: DataConfig) -> Dataset:
@@ -173,14 +177,18 @@ def build_dataset(cfg: DataConfig) -> Dataset:
     cipher = None
     if cfg.encrypt:
         cipher = "".join(np.array(list(cfg.alphabet))[rng_cipher.permutation(len(cfg.alphabet))])
-    counts = examples_per_rule(rng_train, cfg.n_instructions, cfg.budget, cfg.skew)
+    counts = examples_per_rule(rng_train, cfg.n_instructions, cfg.train_examples, cfg.skew)
     seen_counts = examples_per_rule(rng_seen, cfg.n_instructions, cfg.seen_examples, None)
     test_counts = examples_per_rule(rng_test, cfg.test_instructions, cfg.test_examples, None)
     ntr = cfg.n_instructions
     splits = {
-        "train": _split(rng_train, train_rules, 0, counts, cfg.noop_fraction, cfg.occurrences, cfg, cipher),
-        "seen": _split(rng_seen, train_rules, 0, seen_counts, cfg.noop_fraction, cfg.occurrences, cfg, cipher),
-        "test": _split(rng_test, test_rules, ntr, test_counts, cfg.test_noop_fraction,
+        # on top, the no-ops are exactly the examples beyond the budget: has-op = budget
+        "train": _split(rng_train, train_rules, 0, counts,
+                        cfg.noops_added if cfg.noops_on_top else _share(cfg.noop_fraction, counts),
+                        cfg.occurrences, cfg, cipher),
+        "seen": _split(rng_seen, train_rules, 0, seen_counts, _share(cfg.noop_fraction, seen_counts),
+                       cfg.occurrences, cfg, cipher),
+        "test": _split(rng_test, test_rules, ntr, test_counts, _share(cfg.test_noop_fraction, test_counts),
                        cfg.test_occurrences, cfg, cipher),
     }
     return Dataset(cfg, train_rules, test_rules, counts, cipher, splits)

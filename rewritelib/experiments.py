@@ -22,8 +22,8 @@ import pandas as pd
 
 from . import plots
 from .config import ConfigError
-from .scales import DEFAULT_PRETRAINED, SEEDS, check_scale
-from .study import (accuracy_table, by_occurrence, by_test_rule, failures, run_sweep, runs_root,
+from .scales import DEFAULT_PRETRAINED, SCALES, SEEDS, check_scale
+from .study import (accuracy_table, by_occurrence, by_test_rule, collect, failures, run_sweep, runs_root,
                     study_name, thresholds, write_summary)
 
 MIXED_OCCURRENCES = (1, 5, 10, 15, 20)
@@ -73,6 +73,28 @@ def _e2_tables(df, study):
     # on has-op inputs: no-ops in the test set would pass 50% by copying alone
     out["threshold on has-op inputs"] = thresholds(df, split="has_op", by="noop_fraction")
     return out
+
+
+def _beside_e2(control: pd.DataFrame) -> pd.DataFrame:
+    """The control's runs and E2's runs of the same scale, with an ``arm`` column: the no-op
+    share and whether the no-ops are in the budget (E2) or on top of it (the control)."""
+    e2 = collect(control["study"].iloc[0].replace("noop-control", "noop"))
+    both = pd.concat([e2, control], ignore_index=True)
+    both["noops_on_top"] = both["noops_on_top"].astype(bool)
+    both["arm"] = [f"{p:.0%} " + ("on top" if top else "in budget")
+                   for p, top in zip(both["noop_fraction"], both["noops_on_top"])]
+    return both
+
+
+def _e2_control_tables(df, study):
+    both = _beside_e2(df)
+    return {"unseen has-op inputs: E2 (no-ops in the budget) beside the control (on top)":
+            accuracy_table(both, "has_op", columns="arm"),
+            "threshold on has-op inputs": thresholds(both, split="has_op", by="arm")}
+
+
+def _e2_control_figure(df, path=None):
+    return plots.e2_control_figure(_beside_e2(df), path)
 
 
 def _e3_tables(df, study):
@@ -129,10 +151,21 @@ EXPERIMENTS = {e.name: e for e in [
     }, figure=plots.e1_figure, tables=_e1_tables),
     Experiment("E2", "noop", "share of no-ops", {
         "tiny": {"noop_fraction": [0.1, 0.5], "n_instructions": [2, 32]},
-        "cpu": {"noop_fraction": [0.1, 0.3, 0.5], "n_instructions": [64, 256, 512, 1024]},
+        "cpu": {"noop_fraction": [0.1, 0.3, 0.5], "n_instructions": [64, 256, 384, 512, 768, 1024]},
         "gpu": {"noop_fraction": [0.1, 0.2, 0.3, 0.4, 0.5], "n_instructions": [100, 300, 1000, 3000]},
         "paper": {"noop_fraction": [0.1, 0.2, 0.3, 0.4, 0.5], "n_instructions": [300, 400, 500, 1000]},
     }, figure=plots.e2_figure, tables=_e2_tables),
+    # E2's control: every run keeps the has-op examples of E2's 10% run (90% of the budget)
+    # and adds its no-ops on top, so a larger share no longer takes has-op examples away.
+    # At 10% the control's data is E2's, byte for byte: the grid starts at 30%.
+    Experiment("E2-control", "noop-control", "no-ops on top of the has-op examples (E2's control)", {
+        "tiny": {"noop_fraction": [0.5], "n_instructions": [2, 32]},
+        "cpu": {"noop_fraction": [0.3, 0.5], "n_instructions": [256, 512, 1024]},
+        "gpu": {"noop_fraction": [0.3, 0.5], "n_instructions": [100, 300, 1000, 3000]},
+        "paper": {"noop_fraction": [0.3, 0.5], "n_instructions": [300, 400, 500, 1000]},
+    }, data={scale: {"budget": round(0.9 * s["data"]["budget"]), "noops_on_top": True}
+             for scale, s in SCALES.items()},
+        figure=_e2_control_figure, tables=_e2_control_tables),
     Experiment("E3", "skew", "power-law skew of the budget over the rules", {
         "tiny": {"n_instructions": [8, 32], "skew": ["uniform", 0.5]},
         "cpu": {"n_instructions": [512, 5120], "skew": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.03]},

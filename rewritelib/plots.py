@@ -110,6 +110,17 @@ def e6_budget_figure(df, path=None):
     return _save(fig, path)
 
 
+def e2_control_figure(df, path=None):
+    """Unseen has-op accuracy against I by no-op share: E2's no-ops in the budget (solid)
+    beside the control's on top of it (dashed), whose has-op examples equal E2's 10% run's."""
+    data = df.assign(**{"no-ops": df["noops_on_top"].map({False: "in the budget", True: "on top"})})
+    fig = accuracy_vs_instructions(data, hue="noop_fraction", splits=("has_op",),
+                                   title="E2 and its control: unseen has-op inputs",
+                                   style="no-ops", style_order=["in the budget", "on top"])
+    fig.axes[0].set_xlabel("number of instructions I (on top: the budget grows with the share)")
+    return _save(fig, path)
+
+
 def e3_figure(df, path=None):
     """Unseen accuracy against the skew shape a (uniform first), one curve per I."""
     data = df[df["split"] == "unseen"].copy()

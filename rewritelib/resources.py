@@ -53,7 +53,7 @@ def check_memory(need: int, name: str, what: str) -> None:
 
 def data_memory(cfg) -> tuple[int, str]:
     """(bytes, the parameter most to blame) to build and write the data set of ``cfg``."""
-    sizes = {"budget": cfg.budget, "test_examples": cfg.test_examples,
+    sizes = {"budget": cfg.train_examples, "test_examples": cfg.test_examples,
              "seen_examples": cfg.seen_examples}
     per_example = DATA_BYTES_BASE + DATA_BYTES_PER_LETTER * cfg.input_length
     blame = "input_length" if DATA_BYTES_PER_LETTER * cfg.input_length > DATA_BYTES_BASE \
@@ -63,7 +63,7 @@ def data_memory(cfg) -> tuple[int, str]:
 
 def check_data_memory(cfg) -> None:
     need, blame = data_memory(cfg)
-    check_memory(need, blame, f"a data set of {cfg.budget + cfg.test_examples + cfg.seen_examples:,} "
+    check_memory(need, blame, f"a data set of {cfg.train_examples + cfg.test_examples + cfg.seen_examples:,} "
                               f"examples of {cfg.input_length:,} letters")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -160,6 +161,7 @@ def point_overrides(point: dict, fixed_data: dict | None = None,
     return data, train
 
 
+DATA_DEFAULTS = {f.name: f.default for f in fields(DataConfig)}
 FIRST_AXES = ["n_instructions", "budget", "noop_fraction", "skew"]  # the E1-E3 columns, first
 
 
@@ -177,6 +179,7 @@ def collect(study: str, root: str | Path | None = None) -> pd.DataFrame:
     rows = []
     for run, r in results(study, root):
         spec, info = r["run_info"]["data_spec"] or {}, r["train_info"]
+        spec = {**DATA_DEFAULTS, **spec} if spec else {}  # a field newer than the record: its default
         axes = pd.json_normalize(spec).iloc[0].to_dict() if spec else {}
         axes["skew"] = "uniform" if axes.get("skew") is None else axes["skew"]
         axes = {k: _cell(k, axes.get(k)) for k in FIRST_AXES + sorted(set(axes) - set(FIRST_AXES))}

@@ -78,6 +78,10 @@ DATA_OTHER = [  # (id, extra argv, parameter)
                          "--test-family-k", "1-2"], "n_instructions"),
     ("unknown-option", ["--bogus", "1"], "--bogus"),
     ("missing-value", ["--budget"], "--budget"),
+    ("noops-on-top-without-noops", ["--noops-on-top"], "noop_fraction"),
+    ("noops-on-top-all-noops", ["--noops-on-top", "--noop-fraction", "1"], "noop_fraction"),
+    # 10^7 has-op examples at a 99.9999% share add 10^13 no-ops: the memory check counts them
+    ("noops-on-top-huge", ["--noops-on-top", "--noop-fraction", "0.999999", "--budget", "10000000"], "budget"),
 ]
 
 TRAIN_VALUES = [

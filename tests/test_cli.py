@@ -36,6 +36,14 @@ def test_writes_the_contract(tmp_path):
     assert [r["input"] for r in train] == again.splits["train"].input
 
 
+def test_noops_on_top_add_no_ops_beside_the_budget(tmp_path):
+    assert main(["data", "--out", str(tmp_path / "d"), *SMALL, "--noops-on-top"]) == 0
+    train = read_jsonl(tmp_path / "d" / "train.jsonl")
+    spec = json.loads((tmp_path / "d" / "spec.json").read_text())
+    assert sum(not r["is_noop"] for r in train) == 500 and len(train) == 500 + round(500 * 0.4 / 0.6)
+    assert spec["params"]["noops_on_top"] is True and sum(spec["train_counts"]) == len(train)
+
+
 def test_same_seed_same_bytes(tmp_path):
     for name in ("a", "b"):
         assert main(["data", "--out", str(tmp_path / name), *SMALL, "--seed", "7", "--encrypt"]) == 0

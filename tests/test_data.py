@@ -88,6 +88,32 @@ def test_noop_share(f):
     assert ds.spec()["noop_share"]["train"] == pytest.approx(f, abs=1e-3)
 
 
+@pytest.mark.parametrize("f", [0.1, 0.3, 0.5])
+def test_noops_on_top_keep_the_budget_of_has_op_examples(f):
+    """E2's control: the has-op examples number the budget whatever the share; the no-ops are
+    added, and make the share of the larger set."""
+    ds = build_dataset(small_config(noop_fraction=f, noops_on_top=True, budget=900))
+    train = ds.splits["train"]
+    assert int((~train.is_noop).sum()) == 900
+    assert len(train.is_noop) == 900 + ds.config.noops_added == ds.train_counts.sum()
+    assert abs(train.is_noop.mean() - f) <= 1 / len(train.is_noop)
+    assert ds.splits["seen"].is_noop.mean() == pytest.approx(f, abs=0.01)  # seen, test: as before
+    check_every_example(ds)
+
+
+def test_noops_on_top_leave_the_other_splits_and_the_default_data_alone():
+    on, off = (build_dataset(small_config(noop_fraction=0.3, noops_on_top=t)) for t in (True, False))
+    for name in ("seen", "test"):
+        assert on.splits[name].input == off.splits[name].input
+    assert off.config.train_examples == off.config.budget == len(off.splits["train"].input)
+
+
+@pytest.mark.parametrize("f", [0.0, 1.0])
+def test_noops_on_top_need_a_share_strictly_between_0_and_1(f):
+    with pytest.raises(ConfigError, match=r"^noop_fraction: must be in \(0, 1\) with noops_on_top"):
+        small_config(noop_fraction=f, noops_on_top=True)
+
+
 def test_occurrence_set_is_used():
     ds = build_dataset(small_config(occurrences="1,2,4", noop_fraction=0, pattern_length=3,
                                     input_length=24, budget=3000))

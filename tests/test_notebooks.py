@@ -92,6 +92,14 @@ def test_diversity_ablation(tmp_path, runs):
     assert sorted(e2["noop_fraction"].unique()) == [0.1, 0.5]
     assert len(e2["run_id"].unique()) == 4 and "noop" in set(e2["split"])
     assert (runs / "noop-tiny" / "e2.png").exists()
+    # the control: E2's 10% has-op examples (90% of tiny's 1,200), 50% no-ops on top
+    control = pd.read_csv(runs / "noop-control-tiny" / "summary.csv")
+    assert set(control["noops_on_top"]) == {True} and set(control["budget"]) == {1080}
+    assert set(e2["noops_on_top"]) == {False}
+    records = [json.loads(p.read_text()) for p in (runs / "noop-control-tiny").glob("*/result.json")]
+    assert len(records) == 2 and {r["train_info"]["train_examples"] for r in records} == {2160}
+    assert (runs / "noop-control-tiny" / "e2-control.png").stat().st_size > 10_000
+    assert "30% on top" not in outputs(nb) and "50% on top" in outputs(nb)
 
 
 def test_skew_ablation(tmp_path, runs):
