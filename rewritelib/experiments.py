@@ -80,7 +80,7 @@ def _beside_e2(control: pd.DataFrame) -> pd.DataFrame:
     share and whether the no-ops are in the budget (E2) or on top of it (the control)."""
     e2 = collect(control["study"].iloc[0].replace("noop-control", "noop"))
     both = pd.concat([e2, control], ignore_index=True)
-    both["noops_on_top"] = both["noops_on_top"].astype(bool)
+    both["noops_on_top"] = both["noops_on_top"].fillna(False).astype(bool)
     both["arm"] = [f"{p:.0%} " + ("on top" if top else "in budget")
                    for p, top in zip(both["noop_fraction"], both["noops_on_top"])]
     return both
@@ -155,9 +155,11 @@ EXPERIMENTS = {e.name: e for e in [
         "gpu": {"noop_fraction": [0.1, 0.2, 0.3, 0.4, 0.5], "n_instructions": [100, 300, 1000, 3000]},
         "paper": {"noop_fraction": [0.1, 0.2, 0.3, 0.4, 0.5], "n_instructions": [300, 400, 500, 1000]},
     }, figure=plots.e2_figure, tables=_e2_tables),
-    # E2's control: every run keeps the has-op examples of E2's 10% run (90% of the budget)
+    # E2's control: every run has as many has-op examples as E2's 10% run (90% of the budget)
     # and adds its no-ops on top, so a larger share no longer takes has-op examples away.
-    # At 10% the control's data is E2's, byte for byte: the grid starts at 30%.
+    # At 10% the control's examples are E2's, byte for byte: the grid starts at 30%. The
+    # paper scale trains for epochs, so there its steps grow with the set; elsewhere they
+    # are fixed and the no-ops still take their share of every batch.
     Experiment("E2-control", "noop-control", "no-ops on top of the has-op examples (E2's control)", {
         "tiny": {"noop_fraction": [0.5], "n_instructions": [2, 32]},
         "cpu": {"noop_fraction": [0.3, 0.5], "n_instructions": [256, 512, 1024]},

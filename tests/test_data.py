@@ -101,11 +101,22 @@ def test_noops_on_top_keep_the_budget_of_has_op_examples(f):
     check_every_example(ds)
 
 
-def test_noops_on_top_leave_the_other_splits_and_the_default_data_alone():
+def test_noops_on_top_leave_the_other_splits_alone():
     on, off = (build_dataset(small_config(noop_fraction=0.3, noops_on_top=t)) for t in (True, False))
     for name in ("seen", "test"):
-        assert on.splits[name].input == off.splits[name].input
-    assert off.config.train_examples == off.config.budget == len(off.splits["train"].input)
+        for col in ("input", "output", "pattern"):
+            assert getattr(on.splits[name], col) == getattr(off.splits[name], col)
+        assert np.array_equal(on.splits[name].is_noop, off.splits[name].is_noop)
+
+
+def test_at_10_percent_on_top_of_90_percent_is_the_in_budget_data():
+    """Why E2-control's grid starts at 30%: its 10% point would repeat E2's examples."""
+    e2 = build_dataset(small_config(noop_fraction=0.1, budget=4000))
+    control = build_dataset(small_config(noop_fraction=0.1, budget=3600, noops_on_top=True))
+    for name in ("train", "seen", "test"):
+        a, b = e2.splits[name], control.splits[name]
+        assert a.input == b.input and a.output == b.output and a.pattern == b.pattern
+        assert np.array_equal(a.is_noop, b.is_noop)
 
 
 @pytest.mark.parametrize("f", [0.0, 1.0])

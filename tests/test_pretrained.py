@@ -83,3 +83,20 @@ def test_a_gguf_that_fails_to_load_is_one_line_naming_model_name(content, tmp_pa
     with pytest.raises(ModelError, match=r"^model_name: .*smollm2.gguf fails to load .*reinstall"):
         load_pretrained("smollm2")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["smollm2.gguf"]  # no cache half-written
+
+
+def test_a_damaged_cache_is_dropped_and_rebuilt_from_the_gguf(tmp_path, monkeypatch):
+    import rewritelib.model as model
+    from rewritelib.config import ModelError
+
+    gguf = tmp_path / "smollm2.gguf"
+    gguf.write_bytes(b"GGUF\x03\x00\x00\x00truncated")
+    monkeypatch.setattr(model, "smollm2_location", lambda: (str(tmp_path), "smollm2.gguf"))
+    monkeypatch.setenv("REWRITELIB_CACHE", str(tmp_path / "cache"))
+    cached = tmp_path / "cache" / f"smollm2-{gguf.stat().st_size}-f32"  # the GGUF's stem and size
+    cached.mkdir(parents=True)
+    (cached / "model.safetensors").write_bytes(b"half a file")
+    # the cache fails, so the GGUF is read again: here it is broken too, and says so
+    with pytest.raises(ModelError, match=r"^model_name: .*smollm2.gguf fails to load"):
+        load_pretrained("smollm2")
+    assert not cached.exists()
