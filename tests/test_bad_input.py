@@ -406,3 +406,28 @@ def test_notebook_parameters(name, call, param, tmp_path, monkeypatch):
     assert "\n" not in message and param in message, message
     assert not (tmp_path / "runs").exists()
     assert tree(tmp_path) == before
+
+
+class _LetterTokenizer:
+    """A tokenizer that cannot spell ' a' as one token: every character is its own."""
+    eos_token_id, pad_token_id = 0, 0
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": [1 + ord(c) % 30 for c in text]}
+
+
+def test_a_tokenizer_that_cannot_spell_the_letters_is_one_line(tmp_path, inputs, capsys, monkeypatch):
+    """--presentation spaced needs ' c' to be one token for every letter c of the alphabet."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    import rewritelib.run as run
+
+    tiny = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32,
+                                        num_hidden_layers=1, num_attention_heads=2))
+    monkeypatch.setattr(run, "load_pretrained", lambda name: (tiny, _LetterTokenizer()))
+    before = tree(tmp_path, inputs["good"])
+    code, err = run_cli(["train", "--data", str(inputs["good"]), "--out", str(tmp_path / "run"),
+                         *PRETRAINED, "--max-steps", "1", "--no-progress"], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("rewritelib train: error: presentation: ' ") and "--presentation plain" in err
+    assert tree(tmp_path, inputs["good"]) == before
