@@ -169,6 +169,11 @@ class DataConfig:
     def train_examples(self) -> int:
         return self.budget + self.noops_added
 
+    @property
+    def train_noops(self) -> int:
+        """No-op examples of the training split: on top, exactly those beyond the budget."""
+        return self.noops_added if self.noops_on_top else round(self.noop_fraction * self.budget)
+
     @staticmethod
     def _check_fraction(name, value) -> float:
         try:

@@ -182,10 +182,7 @@ def build_dataset(cfg: DataConfig) -> Dataset:
     test_counts = examples_per_rule(rng_test, cfg.test_instructions, cfg.test_examples, None)
     ntr = cfg.n_instructions
     splits = {
-        # on top, the no-ops are exactly the examples beyond the budget: has-op = budget
-        "train": _split(rng_train, train_rules, 0, counts,
-                        cfg.noops_added if cfg.noops_on_top else _share(cfg.noop_fraction, counts),
-                        cfg.occurrences, cfg, cipher),
+        "train": _split(rng_train, train_rules, 0, counts, cfg.train_noops, cfg.occurrences, cfg, cipher),
         "seen": _split(rng_seen, train_rules, 0, seen_counts, _share(cfg.noop_fraction, seen_counts),
                        cfg.occurrences, cfg, cipher),
         "test": _split(rng_test, test_rules, ntr, test_counts, _share(cfg.test_noop_fraction, test_counts),
