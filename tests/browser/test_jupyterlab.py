@@ -155,13 +155,32 @@ def css(driver, selector, root=None):
     return (root or driver).find_elements(By.CSS_SELECTOR, selector)
 
 
+def click(driver, find, timeout=120, message="an element"):
+    """Click the first element ``find(driver)`` returns, once it takes the click.
+
+    JupyterLab re-renders cells and menus while they settle: an element found a moment ago
+    can be stale, or covered, by the time it is clicked; then look for it again."""
+    from selenium.common.exceptions import ElementClickInterceptedException
+
+    def clicked(d):
+        found = find(d)
+        if not found:
+            return False
+        try:
+            found[0].click()  # a stale element raises here and wait() looks again
+        except ElementClickInterceptedException:
+            return False
+        return True
+    wait(driver, clicked, timeout=timeout, message=f"{message} to take a click")
+
+
 def menu(driver, top: str, item: str) -> None:
     """Click a menu bar entry, then one of its items, by their labels."""
     from selenium.webdriver.common.by import By
-    wait(driver, lambda d: d.find_elements(By.XPATH, f"//div[contains(@class,'lm-MenuBar-itemLabel') and text()='{top}']"),
-         message=f"the {top} menu")[0].click()
-    wait(driver, lambda d: d.find_elements(By.XPATH, f"//div[contains(@class,'lm-Menu-itemLabel') and text()='{item}']"),
-         message=f"the menu item {item}")[0].click()
+    click(driver, lambda d: d.find_elements(By.XPATH, f"//div[contains(@class,'lm-MenuBar-itemLabel') and text()='{top}']"),
+          message=f"the {top} menu")
+    click(driver, lambda d: d.find_elements(By.XPATH, f"//div[contains(@class,'lm-Menu-itemLabel') and text()='{item}']"),
+          message=f"the menu item {item}")
 
 
 # the notebook in view: the tabs of notebooks checked before stay in the page, hidden
@@ -192,14 +211,20 @@ def kernel_ready(driver) -> bool:
 def run_all(driver, lab, name: str, timeout=300) -> None:
     driver.get(f"{lab['url']}/lab/tree/{name}.ipynb?token={lab['token']}")
     wait(driver, kernel_ready, message=f"{name} to open with its kernel")
-    for _ in range(3):  # a click while the notebook is still settling can be lost: retry
-        css(driver, ACTIVE + ".jp-Cell")[0].click()  # Run All acts on the notebook with the focus
+    # what the page logged while leaving the previous notebook (e.g. Chromium declining its
+    # "unsaved changes?" panel) belongs to that notebook, not to this one
+    driver.get_log("browser")
+    for _ in range(5):  # a click while the notebook is still settling can be lost: retry
+        # Run All acts on the notebook with the focus
+        click(driver, lambda d: css(d, ACTIVE + ".jp-Cell"), timeout=20, message=f"{name}'s first cell")
         menu(driver, "Run", "Run All Cells")
         try:
             wait(driver, lambda d: any(p != "[ ]:" for p in prompts(d)), timeout=20, message="Run All to start")
             break
         except AssertionError:
             continue
+    else:
+        raise AssertionError(f"Run All of {name} did not start after 5 tries")
 
     def all_ran(d):
         ps = prompts(d)
