@@ -112,7 +112,8 @@ def e6_budget_figure(df, path=None):
 
 def e2_control_figure(df, path=None):
     """Unseen has-op accuracy against I by no-op share: E2's no-ops in the budget (solid)
-    beside the control's on top of it (dashed), whose has-op examples equal E2's 10% run's."""
+    beside the control's on top of it (dashed), which has as many has-op examples as E2's
+    10% run (its own draw of them at shares other than 10%)."""
     data = df.assign(**{"no-ops": df["noops_on_top"].map({False: "in the budget", True: "on top"})})
     fig = accuracy_vs_instructions(data, hue="noop_fraction", splits=("has_op",),
                                    title="E2 and its control: unseen has-op inputs",
