@@ -211,9 +211,6 @@ def kernel_ready(driver) -> bool:
 def run_all(driver, lab, name: str, timeout=300) -> None:
     driver.get(f"{lab['url']}/lab/tree/{name}.ipynb?token={lab['token']}")
     wait(driver, kernel_ready, message=f"{name} to open with its kernel")
-    # what the page logged while leaving the previous notebook (e.g. Chromium declining its
-    # "unsaved changes?" panel) belongs to that notebook, not to this one
-    driver.get_log("browser")
     for _ in range(5):  # a click while the notebook is still settling can be lost: retry
         # Run All acts on the notebook with the focus
         click(driver, lambda d: css(d, ACTIVE + ".jp-Cell"), timeout=20, message=f"{name}'s first cell")
