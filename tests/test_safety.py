@@ -106,8 +106,12 @@ def test_protected_folders_are_refused(tmp_path, capsys, monkeypatch):
 # The writer under test is the real CLI in a child process, held still with its files
 # written but not yet swapped in, so a signal always lands mid-write: a writer left to run
 # freely can finish before the signal on a fast machine (it did: a flaky test).
+# The child stands for a command in a terminal's foreground, where Ctrl-C reaches Python's
+# handler. A background job of a non-interactive shell (`make test &`, nohup) starts with SIGINT
+# ignored, and the child would inherit that and rightly ignore the test's SIGINT: restore it.
 PAUSED_WRITER = """
-import contextlib, sys, time
+import contextlib, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import rewritelib.dataset as dataset
 from rewritelib.cli import main
 real = dataset.replacing
