@@ -231,12 +231,17 @@ EXPERIMENTS = {e.name: e for e in [
         "tiny": {"n_instructions": [8], "budget": [600], "skew": ["uniform", 0.5]},
         "cpu": {"n_instructions": [2048], "budget": [20_000, 10_000], "skew": ["uniform", 0.1]},
         # the paper's budgets: the gpu recipe's 2,000 x 64 reads make them 3.2 and 6.4 epochs,
-        # as the paper's; the cpu recipe reads 800 examples, fewer than either cpu budget, so
-        # there full and half differ only in what can be drawn, and the skew is what it tests
+        # as the paper's; the cpu recipe below reads 3,200 examples, fewer than either cpu
+        # budget, so there full and half differ only in what can be drawn, and the skew is
+        # what it tests
         "gpu": {"n_instructions": [9000], "budget": [40_000, 20_000], "skew": ["uniform", 0.1]},
         "paper": {"n_instructions": [9000], "budget": [40_000, 20_000], "skew": ["uniform", 0.1]},
     }, data={scale: {**fixed, "encrypt": True} for scale, fixed in E6_DATA.items()},
-        train={scale: {"model": "pretrained"} for scale in ("tiny", "cpu", "gpu", "paper")},
+        # at cpu, 400 steps, 4x E6's: E6's 100 steps learn no encrypted rewriting at any I (has-op
+        # 0), 400 learn it at I = 2,048 (has-op 0.94, docs/lora_search.md candidate L), which
+        # gives the budget and the skew a skill to take away; it still reads 3,200 examples
+        train={"tiny": {"model": "pretrained"}, "cpu": {"model": "pretrained", "max_steps": 400},
+               "gpu": {"model": "pretrained"}, "paper": {"model": "pretrained"}},
         figure=plots.e6_budget_figure, tables=_e6_budget_tables),
 ]}
 

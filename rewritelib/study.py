@@ -303,9 +303,10 @@ def thresholds(df: pd.DataFrame, levels=(0.5, 0.9), split: str = "unseen",
         per_seed = [g.loc[g["exact_match"] >= level, "n_instructions"].min()
                     for _, g in d.groupby("seed")]
         per_seed = [x for x in per_seed if pd.notna(x)]
+        # NaN where no seed reaches the level, as first_I_mean: one kind of "never" per table
         rows.append({"level": level, "first_I_mean": first,
-                     "first_I_min_over_seeds": min(per_seed) if per_seed else None,
-                     "first_I_max_over_seeds": max(per_seed) if per_seed else None,
+                     "first_I_min_over_seeds": min(per_seed) if per_seed else float("nan"),
+                     "first_I_max_over_seeds": max(per_seed) if per_seed else float("nan"),
                      "seeds_reaching": len(per_seed), "seeds": d["seed"].nunique()})
     return pd.DataFrame(rows)
 

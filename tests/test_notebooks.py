@@ -285,6 +285,8 @@ def test_thresholds_per_seed_and_per_group():
     assert t.loc[(0.1, 0.5), "first_I_mean"] == 100 and t.loc[(0.5, 0.5), "first_I_mean"] == 1000
     assert t.loc[(0.1, 0.9), "first_I_min_over_seeds"] == 1000
     assert t.loc[(0.1, 0.9), "seeds_reaching"] == 1 and pd.isna(t.loc[(0.5, 0.9), "first_I_mean"])
+    never = t.loc[(0.5, 0.9), ["first_I_min_over_seeds", "first_I_max_over_seeds"]]
+    assert never.isna().all() and t["first_I_min_over_seeds"].dtype.kind == "f"  # NaN, not None
 
 
 def test_accuracy_table_reads_mean_sd_and_seeds():
