@@ -100,10 +100,15 @@ def e6_budget_figure(df, path=None):
     data = df[df["split"].isin(["has_op", "noop"])].copy()
     data["budget, skew"] = data["budget"].map("{:,}".format) + ", " + data["skew"].astype(str)
     data["split"] = data["split"].map(SPLIT_LABELS)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    sns.barplot(data=data, x="budget, skew", y="exact_match", hue="split", errorbar="sd", alpha=0.7, ax=ax)
-    sns.stripplot(data=data, x="budget, skew", y="exact_match", hue="split", dodge=True,
-                  color="k", size=4, legend=False, ax=ax)
+    # full budget first; within a budget, uniform and then the skews from mild to strong
+    skews = [str(a) for a in skew_order(data["skew"].astype(str).unique())]
+    order = [f"{b:,}, {a}" for b in sorted(data["budget"].unique(), reverse=True) for a in skews
+             if f"{b:,}, {a}" in set(data["budget, skew"])]
+    fig, ax = plt.subplots(figsize=(1.3 * len(order) + 2, 4))
+    sns.barplot(data=data, x="budget, skew", y="exact_match", hue="split", order=order,
+                errorbar="sd", alpha=0.7, ax=ax)
+    sns.stripplot(data=data, x="budget, skew", y="exact_match", hue="split", order=order, dodge=True,
+                  palette="dark:k", size=4, legend=False, ax=ax)
     ax.set(ylim=(-0.03, 1.03), ylabel="exact match",
            title=f"E6: I = {int(data['n_instructions'].iloc[0]):,}, full vs half budget, uniform vs skewed")
     ax.grid(alpha=0.3, axis="y")
