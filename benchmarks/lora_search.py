@@ -49,10 +49,9 @@ CANDIDATES = {  # about the same training tokens (800 examples), except where no
     "H": dict(max_steps=100, batch_size=8, lr=2e-3, lora_rank=16, lora_alpha=32, lora_dropout=0.0),
     "I": dict(max_steps=100, batch_size=8, lr=2e-3, lora_rank=64, lora_alpha=128, lora_dropout=0.0),
     "K": dict(max_steps=100, batch_size=8, lr=4e-3, lora_rank=16, lora_alpha=32, lora_dropout=0.0),
-    # third round (E6-budget): H read 4x and 8x longer, to see whether the encrypted task, which
-    # H does not learn (has-op 0 at every I), is learnt with more training at a large I
+    # third round (E6-budget): H read 4x longer, to see whether the encrypted task, which H
+    # does not learn (has-op 0 at every I), is learnt with more training at a large I
     "L": dict(max_steps=400, batch_size=8, lr=2e-3, lora_rank=16, lora_alpha=32, lora_dropout=0.0),
-    "M": dict(max_steps=800, batch_size=8, lr=2e-3, lora_rank=16, lora_alpha=32, lora_dropout=0.0),
     "old": dict(max_steps=300, batch_size=16, lr=1e-3, lora_rank=16, lora_alpha=32),  # 6x the tokens
 }
 

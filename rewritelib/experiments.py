@@ -229,8 +229,8 @@ EXPERIMENTS = {e.name: e for e in [
     # product's fourth point)
     Experiment("E6-budget", "pretrained-budget", "pretrained, encrypted: full vs half budget, uniform vs skewed", {
         "tiny": {"n_instructions": [8], "budget": [600], "skew": ["uniform", 0.5]},
-        # a = 0.1 leaves ~440 effective rules of 2,048, far past the pretrained threshold (32-128
-        # on plain data); a = 0.01 leaves ~57, near it, where E3 says a skew should hurt
+        # a = 0.1 leaves ~460 effective rules of 2,048, far past the pretrained threshold (32-128
+        # on plain data); a = 0.01 leaves ~53, near it, where E3 says a skew should hurt
         "cpu": {"n_instructions": [2048], "budget": [20_000, 10_000], "skew": ["uniform", 0.1, 0.01]},
         # the paper's budgets: the gpu recipe's 2,000 x 64 reads make them 3.2 and 6.4 epochs,
         # as the paper's; the cpu recipe below reads 3,200 examples, fewer than either cpu
@@ -241,9 +241,9 @@ EXPERIMENTS = {e.name: e for e in [
     }, data={scale: {**fixed, "encrypt": True} for scale, fixed in E6_DATA.items()},
         # at cpu, 400 steps, 4x E6's: E6's 100 steps learn no encrypted rewriting at any I (has-op
         # 0), 400 learn it at I = 2,048 (has-op 0.94, docs/lora_search.md candidate L), which
-        # gives the budget and the skew a skill to take away; it still reads 3,200 examples
-        train={"tiny": {"model": "pretrained"}, "cpu": {"model": "pretrained", "max_steps": 400},
-               "gpu": {"model": "pretrained"}, "paper": {"model": "pretrained"}},
+        # gives the budget and the skew a skill to take away
+        train={**{scale: {"model": "pretrained"} for scale in SCALES},
+               "cpu": {"model": "pretrained", "max_steps": 400}},
         figure=plots.e6_budget_figure, tables=_e6_budget_tables),
 ]}
 

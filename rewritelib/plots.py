@@ -102,8 +102,9 @@ def e6_budget_figure(df, path=None):
     data["split"] = data["split"].map(SPLIT_LABELS)
     # full budget first; within a budget, uniform and then the skews from mild to strong
     skews = [str(a) for a in skew_order(data["skew"].astype(str).unique())]
+    present = set(data["budget, skew"])
     order = [f"{b:,}, {a}" for b in sorted(data["budget"].unique(), reverse=True) for a in skews
-             if f"{b:,}, {a}" in set(data["budget, skew"])]
+             if f"{b:,}, {a}" in present]
     fig, ax = plt.subplots(figsize=(1.3 * len(order) + 2, 4))
     sns.barplot(data=data, x="budget, skew", y="exact_match", hue="split", order=order,
                 errorbar="sd", alpha=0.7, ax=ax)
