@@ -10,6 +10,7 @@ from rewritelib.config import ConfigError, DataConfig
 from rewritelib.dataset import build_dataset
 from rewritelib.experiments import EXPERIMENTS, get
 from rewritelib.presets import run_settings
+from rewritelib.scales import recipe
 from rewritelib.study import check_point, point_overrides, run_id
 
 
@@ -101,6 +102,18 @@ def test_e6_budget_is_pretrained_and_encrypted():
         data, train = point_settings(exp, "cpu", point)
         assert train["model"] == "pretrained" and data["encrypt"] and data["noop_fraction"] == 0.4
         assert train["max_steps"] == 400  # E6's 100 steps learn no encrypted rewriting at cpu
+
+
+def test_e1_long_is_e1_with_the_longer_recipe():
+    e1, long = get("E1"), get("E1-long")
+    assert long.points("cpu") == e1.points("cpu") and long.study != e1.study
+    for point in long.points("cpu"):
+        assert point_settings(long, "cpu", point)[0] == point_settings(e1, "cpu", point)[0]  # same data
+        _, train = point_settings(long, "cpu", point)
+        long_recipe = recipe("cpu", train.pop("model", "scratch"), **train)
+        assert long_recipe["batch_size"] * long_recipe["max_steps"] >= 3 * 64 * 2200  # 3x the quick reads
+    with pytest.raises(ConfigError, match="E1-long has no grid at gpu"):
+        long.points("gpu")
 
 
 def test_a_model_axis_sends_each_kind_only_its_own_settings():
