@@ -106,12 +106,14 @@ def test_e6_budget_is_pretrained_and_encrypted():
 
 def test_e1_long_is_e1_with_the_longer_recipe():
     e1, long = get("E1"), get("E1-long")
+    quick = recipe("cpu", "scratch")
+    assert (quick["batch_size"], quick["max_steps"]) == (64, 2200)  # the recipe E1's records ran
     assert long.points("cpu") == e1.points("cpu") and long.study != e1.study
     for point in long.points("cpu"):
-        assert point_settings(long, "cpu", point)[0] == point_settings(e1, "cpu", point)[0]  # same data
-        _, train = point_settings(long, "cpu", point)
+        data, train = point_settings(long, "cpu", point)
+        assert data == point_settings(e1, "cpu", point)[0]  # the same data
         long_recipe = recipe("cpu", train.pop("model", "scratch"), **train)
-        assert long_recipe["batch_size"] * long_recipe["max_steps"] >= 3 * 64 * 2200  # 3x the quick reads
+        assert long_recipe["batch_size"] * long_recipe["max_steps"] >= 3 * quick["batch_size"] * quick["max_steps"]
     with pytest.raises(ConfigError, match="E1-long has no grid at gpu"):
         long.points("gpu")
 
