@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import plots
 from .config import ConfigError
-from .scales import DEFAULT_PRETRAINED, SCALES, SEEDS, check_scale
+from .scales import DEFAULT_PRETRAINED, SCALES, SEEDS, check_scale, recipe
 from .study import (accuracy_table, by_occurrence, by_test_rule, collect, failures, run_sweep, runs_root,
                     study_name, thresholds, write_summary)
 
@@ -95,6 +95,19 @@ def _e2_control_tables(df, study):
 
 def _e2_control_figure(df, path=None):
     return plots.e2_control_figure(_beside_e2(df), path)
+
+
+def _e2_reads_tables(df, study):
+    """The second control beside E2 and the first, at the I values it ran; an arm names the
+    share, where the no-ops sit, and the steps (the reads of has-op examples differ by both)."""
+    runs = [collect(study.replace("noop-reads", name)) for name in ("noop", "noop-control")]
+    both = pd.concat(runs + [df], ignore_index=True)
+    both = both[both["n_instructions"].isin(df["n_instructions"].unique())]
+    both["noops_on_top"] = both["noops_on_top"].fillna(False).astype(bool)
+    both["arm"] = [f"{p:.0%} " + ("on top" if top else "in budget") + f", {steps} steps"
+                   for p, top, steps in zip(both["noop_fraction"], both["noops_on_top"], both["steps"])]
+    return {"unseen has-op inputs: E2, its control, and the control with the has-op reads of 10%":
+            accuracy_table(both, "has_op", columns="arm")}
 
 
 def _e3_tables(df, study):
@@ -178,6 +191,17 @@ EXPERIMENTS = {e.name: e for e in [
     }, data={scale: {"budget": round(0.9 * s["data"]["budget"]), "noops_on_top": True}
              for scale, s in SCALES.items()},
         figure=_e2_control_figure, tables=_e2_control_tables),
+    # E2's second control: the first one's data (the has-op examples of the 10% run, no-ops
+    # on top) at 50% no-ops, trained 0.9 / 0.5 = 1.8x the steps, so that it also reads as many
+    # has-op examples as the 10% run (a 50% batch holds 0.5 of them, a 10% one 0.9).
+    Experiment("E2-reads", "noop-reads", "no-ops on top, steps scaled to the has-op reads of 10%", {
+        "tiny": {"noop_fraction": [0.5], "n_instructions": [2, 32]},
+        "cpu": {"noop_fraction": [0.5], "n_instructions": [1024]},
+    }, data={scale: {"budget": round(0.9 * SCALES[scale]["data"]["budget"]), "noops_on_top": True}
+             for scale in ("tiny", "cpu")},
+        train={scale: {"max_steps": round(recipe(scale, "scratch")["max_steps"] * 0.9 / 0.5)}
+               for scale in ("tiny", "cpu")},
+        tables=_e2_reads_tables),
     Experiment("E3", "skew", "power-law skew of the budget over the rules", {
         "tiny": {"n_instructions": [8, 32], "skew": ["uniform", 0.5]},
         "cpu": {"n_instructions": [512, 5120], "skew": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.03]},
