@@ -177,7 +177,7 @@ def run_sweep_cli(args) -> int:
               workers=args.workers, threads=args.threads)
     for title, table in out["tables"].items():
         print(f"\n{title}\n{table.to_string()}")
-    print(f"\ntable: {out['csv']}\nfigure: {out['figure']}")
+    print(f"\ntable: {out['csv']}" + (f"\nfigure: {out['figure']}" if out["figure"] else ""))
     if out["failed"]:
         print(f"{len(out['failed'])} failed run(s): "
               + ", ".join(f["run_id"] for f in out["failed"]), file=sys.stderr)

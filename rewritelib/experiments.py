@@ -293,9 +293,10 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
         threads: int | None = None) -> dict:
     """Run every grid point x seed of an experiment not yet done, then summarize.
 
-    Returns {"study", "summary" (DataFrame), "csv", "figure" (path), "tables" ({title:
-    DataFrame}), "statuses", "failed"}. ``grid`` replaces some axes' values ({"n_instructions":
-    [8, 64]}); ``train`` overrides the training recipe of every run ({"max_steps": 100}).
+    Returns {"study", "summary" (DataFrame), "csv", "figure" (path, None if none was drawn),
+    "tables" ({title: DataFrame}), "statuses", "failed"}. ``grid`` replaces some axes' values
+    ({"n_instructions": [8, 64]}); ``train`` overrides the training recipe of every run
+    ({"max_steps": 100}).
     ``scheduler``, ``workers``, ``threads``: where the runs execute (executor.py).
     """
     exp = get(name)
@@ -309,8 +310,9 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
                          extra={"train_overrides": train}, progress=progress,
                          scheduler=scheduler, workers=workers, threads=threads)
     df, csv = write_summary(study)
-    figure = runs_root() / study / f"{name.lower()}.png"
+    figure = None  # an experiment without a figure (E2-reads: one point) names none
     if exp.figure is not None and len(df):
+        figure = runs_root() / study / f"{name.lower()}.png"
         exp.figure(df, path=figure)
     tables = exp.tables(df, study) if exp.tables is not None and len(df) else {}
     return {"study": study, "summary": df, "csv": csv, "figure": figure, "tables": tables,
@@ -330,7 +332,7 @@ def report(result: dict) -> None:
     """What a notebook shows after ``run``: where the records are, the tables, failures."""
     from IPython.display import display
 
-    print(f"table: {result['csv']} | figure: {result['figure']}")
+    print(f"table: {result['csv']}" + (f" | figure: {result['figure']}" if result["figure"] else ""))
     for title, table in result["tables"].items():
         print(title)
         display(table)

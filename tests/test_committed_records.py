@@ -44,3 +44,17 @@ def test_committed_cpu_grid_has_three_seeds_everywhere(name, monkeypatch):
     missing = [f"{run_id(point, 0)[:-3]} ({n} seeds)" for point in exp.points("cpu")
                if (n := sum((folder / run_id(point, s) / "result.json").exists() for s in range(10))) < 3]
     assert not missing, f"{name}: grid points with fewer than 3 committed seeds: {missing}"
+
+
+def test_e2_reads_table_sets_the_second_control_beside_e2_and_the_first(monkeypatch):
+    """The README's E2-reads table: one column per arm, at the I the second control ran, each
+    with 3 seeds; the arms differ in the share, where the no-ops sit, or the steps."""
+    from rewritelib.experiments import _e2_reads_tables
+
+    monkeypatch.setenv("REWRITELIB_RUNS", str(RUNS))
+    (table,) = _e2_reads_tables(collect("noop-reads"), "noop-reads").values()
+    assert list(table.index) == [1024]
+    assert set(table.columns) == {"10% in budget, 2200 steps", "30% in budget, 2200 steps",
+                                  "50% in budget, 2200 steps", "30% on top, 2200 steps",
+                                  "50% on top, 2200 steps", "50% on top, 3960 steps"}
+    assert all(cell.endswith("(3)") for cell in table.loc[1024])

@@ -118,6 +118,24 @@ def test_e1_long_is_e1_with_the_longer_recipe():
         long.points("gpu")
 
 
+@pytest.mark.parametrize("scale", ["tiny", "cpu"])
+def test_e2_reads_is_the_control_reading_as_many_has_op_examples_as_10_percent(scale):
+    reads, control, e2 = get("E2-reads"), get("E2-control"), get("E2")
+    quick = recipe(scale, "scratch")
+    for point in reads.points(scale):
+        data, train = point_settings(reads, scale, point)
+        assert data == point_settings(control, scale, point)[0]  # the first control's data
+        steps = recipe(scale, train.pop("model", "scratch"), **train)["max_steps"]
+        share = point["noop_fraction"]
+        ds = build_dataset(DataConfig(**data))
+        assert abs(ds.splits["train"].is_noop.mean() - share) < 0.01
+        # has-op examples read: steps x batch x has-op share, the 10% run's to within a step
+        assert abs(steps * (1 - share) - quick["max_steps"] * 0.9) <= 1
+        ten = {**point, "noop_fraction": 0.1}
+        assert (~ds.splits["train"].is_noop).sum() == \
+            (~build_dataset(DataConfig(**point_settings(e2, scale, ten)[0])).splits["train"].is_noop).sum()
+
+
 def test_a_model_axis_sends_each_kind_only_its_own_settings():
     lora = {"lora_rank": 4, "model_name": "smollm2", "max_steps": 7}
     data, train = point_overrides({"n_instructions": 8, "model": "scratch", "encrypt": True}, {"noop_fraction": 0.4}, lora)
