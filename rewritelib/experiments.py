@@ -75,37 +75,36 @@ def _e2_tables(df, study):
     return out
 
 
-def _beside_e2(control: pd.DataFrame) -> pd.DataFrame:
-    """The control's runs and E2's runs of the same scale, with an ``arm`` column: the no-op
-    share and whether the no-ops are in the budget (E2) or on top of it (the control)."""
-    e2 = collect(control["study"].iloc[0].replace("noop-control", "noop"))
-    both = pd.concat([e2, control], ignore_index=True)
+def _beside_e2(df: pd.DataFrame, own: str, others: list[str], steps: bool = False) -> pd.DataFrame:
+    """A control's runs (study ``own`` at cpu) and the runs of ``others`` (E2's studies) at the
+    same scale, with an ``arm`` column: the no-op share, whether the no-ops are in the budget
+    (E2) or on top of it (the controls) and, with ``steps``, the training steps."""
+    scale_suffix = df["study"].iloc[0].removeprefix(own)  # "" at cpu, "-tiny" at tiny
+    both = pd.concat([collect(o + scale_suffix) for o in others] + [df], ignore_index=True)
     both["noops_on_top"] = both["noops_on_top"].fillna(False).astype(bool)
     both["arm"] = [f"{p:.0%} " + ("on top" if top else "in budget")
                    for p, top in zip(both["noop_fraction"], both["noops_on_top"])]
+    if steps:
+        both["arm"] += ", " + both["steps"].astype(str) + " steps"
     return both
 
 
 def _e2_control_tables(df, study):
-    both = _beside_e2(df)
+    both = _beside_e2(df, "noop-control", ["noop"])
     return {"unseen has-op inputs: E2 (no-ops in the budget) beside the control (on top)":
             accuracy_table(both, "has_op", columns="arm"),
             "threshold on has-op inputs": thresholds(both, split="has_op", by="arm")}
 
 
 def _e2_control_figure(df, path=None):
-    return plots.e2_control_figure(_beside_e2(df), path)
+    return plots.e2_control_figure(_beside_e2(df, "noop-control", ["noop"]), path)
 
 
 def _e2_reads_tables(df, study):
-    """The second control beside E2 and the first, at the I values it ran; an arm names the
-    share, where the no-ops sit, and the steps (the reads of has-op examples differ by both)."""
-    runs = [collect(study.replace("noop-reads", name)) for name in ("noop", "noop-control")]
-    both = pd.concat(runs + [df], ignore_index=True)
-    both = both[both["n_instructions"].isin(df["n_instructions"].unique())]
-    both["noops_on_top"] = both["noops_on_top"].fillna(False).astype(bool)
-    both["arm"] = [f"{p:.0%} " + ("on top" if top else "in budget") + f", {steps} steps"
-                   for p, top, steps in zip(both["noop_fraction"], both["noops_on_top"], both["steps"])]
+    """The second control beside E2 and the first at the I it ran; the arms differ in the
+    share, where the no-ops sit, or the steps (the has-op reads differ by all three)."""
+    both = _beside_e2(df, "noop-reads", ["noop", "noop-control"], steps=True)
+    both = both[both["n_instructions"].isin(df["n_instructions"])]
     return {"unseen has-op inputs: E2, its control, and the control with the has-op reads of 10%":
             accuracy_table(both, "has_op", columns="arm")}
 
@@ -162,6 +161,13 @@ E1_GRIDS = {
     "paper": {"n_instructions": [10, 100, 300, 400, 500, 1000, 10_000, 100_000, 1_000_000]},
 }
 
+# E2's controls hold the has-op examples of E2's 10% run, a 0.9 share of the budget, and add
+# the no-ops on top; E2-reads also trains long enough to read as many of them as that run.
+E2_HAS_OP_SHARE = 0.9
+E2_CONTROL_DATA = {scale: {"budget": round(E2_HAS_OP_SHARE * s["data"]["budget"]), "noops_on_top": True}
+                   for scale, s in SCALES.items()}
+E2_READS_NOOP_SHARE = 0.5  # one share: the steps, fixed per scale, are scaled to it
+
 EXPERIMENTS = {e.name: e for e in [
     Experiment("E1", "diversity", "number of instructions at a fixed budget", E1_GRIDS,
                figure=plots.e1_figure, tables=_e1_tables),
@@ -170,7 +176,8 @@ EXPERIMENTS = {e.name: e for e in [
     # docs/scale_search.md's third pass to pass 0.9 at I = 1,024 (~13 min a run at one thread)
     Experiment("E1-long", "diversity-long", "number of instructions, the longer training recipe",
                {scale: E1_GRIDS[scale] for scale in ("tiny", "cpu")},
-               train={"tiny": {"max_steps": 80}, "cpu": {"max_steps": 6600}},
+               train={scale: {"max_steps": 3 * recipe(scale, "scratch")["max_steps"]}
+                      for scale in ("tiny", "cpu")},
                figure=plots.e1_figure, tables=_e1_tables),
     Experiment("E2", "noop", "share of no-ops", {
         "tiny": {"noop_fraction": [0.1, 0.5], "n_instructions": [2, 32]},
@@ -188,18 +195,16 @@ EXPERIMENTS = {e.name: e for e in [
         "cpu": {"noop_fraction": [0.3, 0.5], "n_instructions": [256, 512, 1024]},
         "gpu": {"noop_fraction": [0.3, 0.5], "n_instructions": [100, 300, 1000, 3000]},
         "paper": {"noop_fraction": [0.3, 0.5], "n_instructions": [300, 400, 500, 1000]},
-    }, data={scale: {"budget": round(0.9 * s["data"]["budget"]), "noops_on_top": True}
-             for scale, s in SCALES.items()},
-        figure=_e2_control_figure, tables=_e2_control_tables),
-    # E2's second control: the first one's data (the has-op examples of the 10% run, no-ops
-    # on top) at 50% no-ops, trained 0.9 / 0.5 = 1.8x the steps, so that it also reads as many
-    # has-op examples as the 10% run (a 50% batch holds 0.5 of them, a 10% one 0.9).
+    }, data=E2_CONTROL_DATA, figure=_e2_control_figure, tables=_e2_control_tables),
+    # E2's second control: the first one's data at 50% no-ops, trained 0.9 / 0.5 = 1.8x the
+    # steps, so that it also reads as many has-op examples as the 10% run (a 50% batch holds
+    # 0.5 of them, a 10% one 0.9). No figure: one I at cpu, its table says it all.
     Experiment("E2-reads", "noop-reads", "no-ops on top, steps scaled to the has-op reads of 10%", {
-        "tiny": {"noop_fraction": [0.5], "n_instructions": [2, 32]},
-        "cpu": {"noop_fraction": [0.5], "n_instructions": [1024]},
-    }, data={scale: {"budget": round(0.9 * SCALES[scale]["data"]["budget"]), "noops_on_top": True}
-             for scale in ("tiny", "cpu")},
-        train={scale: {"max_steps": round(recipe(scale, "scratch")["max_steps"] * 0.9 / 0.5)}
+        "tiny": {"noop_fraction": [E2_READS_NOOP_SHARE], "n_instructions": [2, 32]},
+        "cpu": {"noop_fraction": [E2_READS_NOOP_SHARE], "n_instructions": [1024]},
+    }, data={scale: E2_CONTROL_DATA[scale] for scale in ("tiny", "cpu")},
+        train={scale: {"max_steps": round(recipe(scale, "scratch")["max_steps"]
+                                          * E2_HAS_OP_SHARE / (1 - E2_READS_NOOP_SHARE))}
                for scale in ("tiny", "cpu")},
         tables=_e2_reads_tables),
     Experiment("E3", "skew", "power-law skew of the budget over the rules", {
