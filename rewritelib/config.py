@@ -2,14 +2,22 @@
 
 Bad values raise :class:`ConfigError` with one line that names the parameter and the
 allowed range, before any randomness is drawn or any file is written. The CLI turns that
-line into a clean non-zero exit.
+line into a clean non-zero exit. Field types are pydantic's job (``Int``, ``Float``,
+``Bool``, ``Text`` below, shared with TrainConfig and RunConfig); ranges and fields that
+go together are checked in ``__post_init__``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import string
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+from typing import Annotated
+
+from pydantic import BeforeValidator, ConfigDict, Strict, ValidationError
+from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError
 
 FAMILIES = ("none", "repeated", "periodic", "mirrored", "mixed")
 MAX_ALPHABET = 62  # letters and digits: the model tokenizers keep punctuation for separators
@@ -21,6 +29,57 @@ class ConfigError(ValueError):
 
 class ModelError(ConfigError):
     """A model could not be built or loaded; the message is one line for the user."""
+
+
+# --- the field types of DataConfig, TrainConfig and RunConfig ------------------------------
+# pydantic checks every field's type; each __post_init__ checks only ranges and how the
+# fields go together. Python counts a bool as an int, so the number types refuse bools
+# first. Bools and text are strict: a config takes only True or False, never "False" (a
+# notebook's encrypt="False" is refused, not truthy); the CLI's --grid parses true/false.
+
+def _not_bool(value):
+    if isinstance(value, bool):
+        raise PydanticCustomError("bool_for_number", "Input should be a number, not true or false")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]  # 20, 20.0, "20" (the data CLI's text); not 1.5, "x"
+Float = Annotated[float, BeforeValidator(_not_bool)]  # 0.5, 1, "0.5"; not "x"
+Bool = Annotated[bool, Strict()]  # True or False only
+Text = Annotated[str, Strict()]  # not 5
+# N, "LO-HI", "1,5,10" (parse_range and parse_int_set read them) or integers: a tuple, or
+# the list a record's JSON turned it into
+IntSpec = Int | Text | tuple[Int, ...]
+
+
+def config_dataclass(cls):
+    """A pydantic dataclass (still a dataclass: fields, asdict, keywords) whose bad input,
+    of any field, is one ConfigError line naming the field."""
+    cls = dataclass(cls, config=ConfigDict(extra="forbid"))  # a misspelt keyword is refused
+    validate = cls.__init__
+
+    @functools.wraps(validate)
+    def __init__(self, *args, **kwargs):
+        try:
+            validate(self, *args, **kwargs)
+        except ValidationError as e:
+            raise _one_line(e) from None
+
+    cls.__init__ = __init__
+    return cls
+
+
+def _one_line(e: ValidationError) -> ConfigError:
+    """One error as "field: must be ... (got X)", like every other ConfigError: the deepest,
+    which for a union (IntSpec) is the member that got furthest: [1, "x"] -> "x"."""
+    err = max(e.errors(include_url=False), key=lambda err: len(err["loc"]))
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, ConfigError):  # __post_init__ raised it and pydantic wrapped it
+        return cause
+    name = err["loc"][0] if err["loc"] else "config"
+    msg = err["msg"].replace("Input should be", "must be", 1)
+    got = "" if err["type"].startswith("missing") else f" (got {err['input']!r})"
+    return ConfigError(f"{name}: {msg[0].lower()}{msg[1:]}{got}")
 
 
 def parse_range(value, name: str) -> tuple[int, int]:
@@ -66,18 +125,10 @@ def parse_skew(value) -> float | None:
     return a
 
 
-def _check_int(name: str, value, lo: int, hi: float = math.inf) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            if float(value) != int(value):
-                raise ValueError
-            value = int(value)
-        except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
-            raise ConfigError(f"{name}: expected an integer (got {value!r})") from None
+def _check_bounds(name: str, value: int, lo: int, hi: float = math.inf) -> None:
     if not lo <= value <= hi:
         upper = "" if hi == math.inf else f" and <= {hi}"
         raise ConfigError(f"{name}: must be >= {lo}{upper} (got {value})")
-    return value
 
 
 def string_capacity(alphabet_size: int, lengths: tuple[int, int], need: int) -> int:
@@ -93,7 +144,7 @@ def string_capacity(alphabet_size: int, lengths: tuple[int, int], need: int) -> 
     return total
 
 
-@dataclass
+@config_dataclass
 class DataConfig:
     """One data set: training rules and examples, plus unseen test rules.
 
@@ -102,47 +153,46 @@ class DataConfig:
     take N or LO-HI; ``occurrences`` a set such as ``1,5,10,15,20``.
     """
 
-    n_instructions: int = 1000
-    budget: int = 1_000_000
-    noop_fraction: float = 0.0
+    n_instructions: Int = 1000
+    budget: Int = 1_000_000
+    noop_fraction: Float = 0.0
     # E2's control: the budget counts has-op examples only and the no-ops come on top, so a
     # larger share adds examples instead of taking has-op ones away
-    noops_on_top: bool = False
-    skew: float | str | None = None  # None / "uniform", or the power-law shape a > 0
-    input_length: int = 50
-    pattern_length: int | str | tuple = 20
-    replacement_length: int | str | tuple | None = None  # None: drawn like the pattern
-    alphabet: str = string.ascii_lowercase
-    occurrences: int | str | tuple = 1
-    test_instructions: int = 1000
-    test_examples: int = 100_000
-    test_noop_fraction: float | None = None  # None: same as noop_fraction
-    test_occurrences: int | str | tuple | None = None  # None: same as occurrences
-    seen_examples: int = 10_000  # fresh inputs for training rules: accuracy on *seen* rules
-    family: str = "none"
-    family_k: int | str | tuple | None = None  # None: 3-4 (only with a family)
-    test_family_k: int | str | tuple | None = None  # None: same as family_k
-    encrypt: bool = False
-    seed: int = 0
+    noops_on_top: Bool = False
+    skew: Float | Text | None = None  # None / "uniform", or the power-law shape a > 0
+    input_length: Int = 50
+    pattern_length: IntSpec = 20
+    replacement_length: IntSpec | None = None  # None: drawn like the pattern
+    alphabet: Text = string.ascii_lowercase
+    occurrences: IntSpec = 1
+    test_instructions: Int = 1000
+    test_examples: Int = 100_000
+    test_noop_fraction: Float | None = None  # None: same as noop_fraction
+    test_occurrences: IntSpec | None = None  # None: same as occurrences
+    seen_examples: Int = 10_000  # fresh inputs for training rules: accuracy on *seen* rules
+    family: Text = "none"
+    family_k: IntSpec | None = None  # None: 3-4 (only with a family)
+    test_family_k: IntSpec | None = None  # None: same as family_k
+    encrypt: Bool = False
+    seed: Int = 0
 
-    def __post_init__(self):
-        self.n_instructions = _check_int("n_instructions", self.n_instructions, 1)
-        self.budget = _check_int("budget", self.budget, 1)
-        self.input_length = _check_int("input_length", self.input_length, 1)
-        self.test_instructions = _check_int("test_instructions", self.test_instructions, 1)
-        self.test_examples = _check_int("test_examples", self.test_examples, 1)
-        self.seen_examples = _check_int("seen_examples", self.seen_examples, 0)
-        self.seed = _check_int("seed", self.seed, 0, 2**63 - 1)
+    def __post_init__(self):  # after pydantic's type checks: ranges, and the fields together
+        for name, lo, hi in (("n_instructions", 1, math.inf), ("budget", 1, math.inf),
+                             ("input_length", 1, math.inf), ("test_instructions", 1, math.inf),
+                             ("test_examples", 1, math.inf), ("seen_examples", 0, math.inf),
+                             ("seed", 0, 2**63 - 1)):
+            _check_bounds(name, getattr(self, name), lo, hi)
         if self.budget < self.n_instructions:
             raise ConfigError(f"budget: must be >= n_instructions = {self.n_instructions} "
                               f"so every instruction can have an example (got {self.budget})")
         if self.test_examples < self.test_instructions:
             raise ConfigError(f"test_examples: must be >= test_instructions = "
                               f"{self.test_instructions} (got {self.test_examples})")
-        self.noop_fraction = self._check_fraction("noop_fraction", self.noop_fraction)
         if self.test_noop_fraction is None:
             self.test_noop_fraction = self.noop_fraction
-        self.test_noop_fraction = self._check_fraction("test_noop_fraction", self.test_noop_fraction)
+        for name in ("noop_fraction", "test_noop_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:  # nan too
+                raise ConfigError(f"{name}: must be in [0, 1] (got {getattr(self, name)})")
         self._check_noops_on_top()
         self.skew = parse_skew(self.skew)
         self._check_alphabet()
@@ -152,8 +202,6 @@ class DataConfig:
         self._check_capacity()
 
     def _check_noops_on_top(self):
-        if not isinstance(self.noops_on_top, bool):
-            raise ConfigError(f"noops_on_top: must be true or false (got {self.noops_on_top!r})")
         if self.noops_on_top and not 0.0 < self.noop_fraction < 1.0:
             raise ConfigError(f"noop_fraction: must be in (0, 1) with noops_on_top, which adds "
                               f"budget * share / (1 - share) no-ops (got {self.noop_fraction})")
@@ -174,19 +222,9 @@ class DataConfig:
         """No-op examples of the training split: on top, exactly those beyond the budget."""
         return self.noops_added if self.noops_on_top else round(self.noop_fraction * self.budget)
 
-    @staticmethod
-    def _check_fraction(name, value) -> float:
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{name}: expected a number in [0, 1] (got {value!r})") from None
-        if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"{name}: must be in [0, 1] (got {value})")
-        return value
-
     def _check_alphabet(self):
         a = self.alphabet
-        if not isinstance(a, str) or not a.isascii() or not a.isalnum():
+        if not a.isascii() or not a.isalnum():
             raise ConfigError(f"alphabet: must be ASCII letters and digits only (got {a!r})")
         if len(set(a)) != len(a):
             raise ConfigError(f"alphabet: letters must be distinct (got {a!r})")

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from .config import ConfigError
 from .folders import RUN_MARKER
-from .records import atomic_write_json, now
+from .records import atomic_write_json, finished, now
 
 RETRIES = 2  # a run whose worker died is given to another worker this many times
 SCHEDULER_ENV = "REWRITELIB_SCHEDULER"
@@ -103,7 +103,8 @@ def kernel_env(threads: int | None, gpu: int | None = None, unset: tuple = ()):
 
 
 def execute_run(notebook: Path, run_dir: Path, params: dict) -> dict:
-    """One papermill execution into run_dir; skipped when its result.json exists, recorded
+    """One papermill execution into run_dir; skipped when it holds a valid result.json (a
+    damaged one is moved aside: records.finished), recorded
     in failed.json when the notebook fails. Paths are absolute: it may run on a Dask worker
     whose working directory is anything, and papermill's ``cwd`` (a process-wide chdir,
     papermill #473) is not used."""
@@ -112,7 +113,7 @@ def execute_run(notebook: Path, run_dir: Path, params: dict) -> dict:
     from .kernels import IPCKernelManager
 
     notebook, run_dir = Path(notebook), Path(run_dir)
-    if (run_dir / "result.json").exists():
+    if finished(run_dir):
         return {"run_id": run_dir.name, "status": "skipped"}
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / RUN_MARKER).touch()  # the run's own folder: its training may replace it

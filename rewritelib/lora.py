@@ -65,8 +65,9 @@ def before_after(preset: str, n_instructions: int | None = None, seed: int = 0, 
 
     point = {"n_instructions": n_instructions, "model": "pretrained", **data_overrides}
     run_dir = Path(run_dir or runs_root() / "single" / run_id(point, seed))
+    # reuse: a notebook run again (nbval, then the browser test) shows the same demo
     result = train_one(preset, n_instructions, seed, run_dir=run_dir, data_overrides=data_overrides,
-                       train_overrides=train, progress=progress)
+                       train_overrides=train, progress=progress, reuse=True)
     model, encoder, _ = load_run(run_dir)
     after = greedy_outputs(model, encoder, *rule_args)
     with model.disable_adapter():  # the base model itself, without loading it a second time

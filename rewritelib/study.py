@@ -6,6 +6,10 @@
     papermill_runs/<study>/summary.csv            one row per run and split
 
 A run whose ``result.json`` exists is skipped, so a killed sweep resumes where it stopped.
+A damaged ``result.json`` (cut short, empty, without its fields) does not count: the sweep
+moves it aside as ``<study>/<run id>.result.damaged-<UTC time>.json``, says so in one line
+and reruns the point (records.finished); ``collect`` and the tables built on it raise one
+line naming a damaged record rather than skip it (records.read_record).
 A failed run is recorded with papermill's error and the sweep goes on; it does not count as
 done, so the next sweep tries it again.
 """
@@ -24,7 +28,7 @@ from .config import DataConfig
 from .dataset import build_dataset, rules_of, train_counts, write_dataset
 from .folders import check_out_dir
 from .presets import run_settings, training_overrides
-from .records import atomic_write_json, atomic_write_text
+from .records import atomic_write_json, atomic_write_text, finished, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -66,9 +70,11 @@ def run_id(point: dict, seed: int) -> str:
 
 def train_one(preset: str, n_instructions: int, seed: int = 0, noop_fraction=None,
               skew="uniform", run_dir: str | Path | None = None, data_overrides=None,
-              train_overrides=None, progress: bool = True) -> dict:
+              train_overrides=None, progress: bool = True, reuse: bool = False) -> dict:
     """Build the data of one grid point (in a temporary folder: data is cheap to rebuild
-    and large), train and evaluate; returns the result record written to run_dir."""
+    and large), train and evaluate; returns the result record written to run_dir. With
+    ``reuse``, a run_dir that this very call already finished (the same command in its
+    record, its weights beside it) is not trained again: its record is returned."""
     from .run import RunConfig, run
 
     cfg, train_kw = check_point(preset, n_instructions, seed, noop_fraction, skew,
@@ -76,18 +82,28 @@ def train_one(preset: str, n_instructions: int, seed: int = 0, noop_fraction=Non
     point = {"n_instructions": n_instructions, "noop_fraction": noop_fraction, "skew": skew,
              **(data_overrides or {})}
     run_dir = Path(run_dir or runs_root() / "single" / run_id(point, seed))
+    command = (f"train_one(preset={preset!r}, n_instructions={n_instructions}, seed={seed}, "
+               f"noop_fraction={noop_fraction!r}, skew={skew!r}, data_overrides={data_overrides!r}, "
+               f"train_overrides={train_overrides!r})")
+    if reuse and (done := _same_run(run_dir, command)):
+        return done
     check_out_dir(run_dir, True, "run")  # a foreign folder is refused before any work
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = write_dataset(build_dataset(cfg), Path(tmp) / "data")
         rc = RunConfig.from_args(data=str(data_dir), out=str(run_dir), overwrite=True, **train_kw)
-        result = run(rc, command=f"train_one(preset={preset!r}, n_instructions={n_instructions}, "
-                                 f"seed={seed}, noop_fraction={noop_fraction!r}, skew={skew!r}, "
-                                 f"data_overrides={data_overrides!r}, train_overrides={train_overrides!r})",
-                     progress=progress)
+        result = run(rc, command=command, progress=progress)
     result["run_info"]["data"] = "(temporary; rebuilt from data_spec)"
     result["run_info"]["preset"] = preset
     atomic_write_json(run_dir / "result.json", result)
     return result
+
+
+def _same_run(run_dir: Path, command: str) -> dict | None:
+    """The record of run_dir if it finished ``command`` and kept its weights, else None."""
+    if not finished(run_dir) or not any((run_dir / w).is_dir() for w in ("model", "adapter")):
+        return None
+    result = read_record(run_dir / "result.json")
+    return result if result["run_info"]["command"] == command else None
 
 
 def check_point(preset: str, n_instructions: int, seed: int = 0, noop_fraction=None,
@@ -126,7 +142,7 @@ def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str 
     dirs = [runs_root() / study / run_id(point, seed) for point, seed, _, _ in jobs]
     statuses, todo = {}, {}  # by run folder: a point listed twice runs once
     for run_dir, (point, seed, data, train) in zip(dirs, jobs):
-        if (run_dir / "result.json").exists():
+        if finished(run_dir):  # a damaged result.json is moved aside and its point rerun
             statuses[run_dir] = {"run_id": run_dir.name, "status": "skipped"}
         else:  # JSON types only: papermill would inject a tuple as the string "(1, 5)"
             todo[run_dir] = json.loads(json.dumps({
@@ -167,9 +183,10 @@ FIRST_AXES = ["n_instructions", "budget", "noop_fraction", "skew"]  # the E1-E3 
 
 def results(study: str, root: str | Path | None = None):
     """(run id, result.json) of every finished run in a study (under ``root``, default the
-    runs folder), in run-id order."""
+    runs folder), in run-id order. A damaged record is not skipped: records.DamagedRecord,
+    one line naming it (a sweep moves such records aside before it summarizes)."""
     for path in sorted((Path(root or runs_root()) / study).glob("*/result.json")):
-        yield path.parent.name, json.loads(path.read_text())
+        yield path.parent.name, read_record(path)
 
 
 def collect(study: str, root: str | Path | None = None) -> pd.DataFrame:

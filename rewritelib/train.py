@@ -18,13 +18,13 @@ from __future__ import annotations
 import math
 import resource
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .config import ConfigError
+from .config import Bool, ConfigError, Float, Int, Text, config_dataclass
 from .encoding import Encoded
 from .evaluate import batch_tensors, target_logits, target_windows
 from .model import split_head
@@ -39,40 +39,37 @@ class TrainingDiverged(ConfigError):
     """The loss became NaN or infinite: the run stops and writes no result."""
 
 
-@dataclass
+@config_dataclass
 class TrainConfig:
-    lr: float = 1e-3
-    batch_size: int = 64
-    grad_accum: int = 1
-    epochs: float | None = None  # if set, overrides max_steps
-    max_steps: int = 1000
-    warmup: float = 0.05  # share of the steps spent warming up
-    weight_decay: float = 0.01
-    clip: float = 1.0
-    seed: int = 0
-    device: str = "auto"  # auto, cpu, cuda, cuda:N
-    compile: bool | None = None  # torch.compile model + loss (CUDA only); None: on CUDA, for
+    lr: Float = 1e-3
+    batch_size: Int = 64
+    grad_accum: Int = 1
+    epochs: Float | None = None  # if set, overrides max_steps
+    max_steps: Int = 1000
+    warmup: Float = 0.05  # share of the steps spent warming up
+    weight_decay: Float = 0.01
+    clip: Float = 1.0
+    seed: Int = 0
+    device: Text = "auto"  # auto, cpu, cuda, cuda:N
+    compile: Bool | None = None  # torch.compile model + loss (CUDA only); None: on CUDA, for
     # models trained from scratch and runs of >= COMPILE_MIN_STEPS (LoRA: ~70 s to compile)
-    eval_every: int = 0  # 0: evaluate only at the end
-    target_accuracy: float | None = None  # stop early once evaluate() reports this
-    log_every: int = 10
+    eval_every: Int = 0  # 0: evaluate only at the end
+    target_accuracy: Float | None = None  # stop early once evaluate() reports this
+    log_every: Int = 10
 
-    def __post_init__(self):
+    def __post_init__(self):  # after pydantic's type checks: ranges, and the fields together
         def need(name, ok, allowed):
             if not ok:
                 raise ConfigError(f"{name}: must be {allowed} (got {getattr(self, name)!r})")
 
         def number(name, lo, hi, lo_open=False, hi_open=False):
             v = getattr(self, name)
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
-                and (lo < v if lo_open else lo <= v) and (v < hi if hi_open else v <= hi)
+            ok = math.isfinite(v) and (lo < v if lo_open else lo <= v) and (v < hi if hi_open else v <= hi)
             need(name, ok, f"a finite number in {'(' if lo_open else '['}{lo:g}, "
                            f"{hi:g}{')' if hi_open else ']'}")
 
         def integer(name, lo, hi=MAX_STEPS):
-            v = getattr(self, name)
-            need(name, isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi,
-                 f"an integer in [{lo}, {hi:,}]")
+            need(name, lo <= getattr(self, name) <= hi, f"an integer in [{lo}, {hi:,}]")
 
         number("lr", 0, 1, lo_open=True, hi_open=True)
         for name in ("batch_size", "grad_accum", "max_steps", "log_every"):

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from rewritelib.cli import main
-from rewritelib.config import ConfigError
+from rewritelib.config import ConfigError, DataConfig
+from rewritelib.run import RunConfig
+from rewritelib.train import TrainConfig
 
 DATA_BASE = ["--n-instructions", "20", "--budget", "500", "--test-instructions", "10",
              "--test-examples", "100", "--seen-examples", "50", "--input-length", "16",
@@ -64,7 +66,7 @@ DATA_VALUES = [
     ("--family", "spiral", "family"), ("--family", "", "family"),
     ("--family-k", "5", "family_k"), ("--test-family-k", "2", "test_family_k"),
     ("--seed", "-1", "seed"), ("--seed", "x", "seed"), ("--seed", str(2**64), "seed"),
-    ("--seed", "inf", "seed"),
+    ("--seed", "inf", "seed"), ("--seed", "true", "seed"), ("--budget", "False", "budget"),
 ]
 DATA_OTHER = [  # (id, extra argv, parameter)
     ("family-k-too-long", ["--family", "periodic", "--family-k", "9"], "family_k"),
@@ -243,6 +245,12 @@ SWEEP = [  # python -m rewritelib sweep ...
     (["E5", "--grid", "occurrences=99"], "occurrences"),
     (["E2", "--grid", "noop_fraction=2"], "noop_fraction"),
     (["E3", "--grid", "skew=-1"], "skew"), (["E2", "--preset", "cpu", "--grid", "noop_fraction="], "grid"),
+    # --grid parses true/false (any case) to bools; any other value of a bool axis is refused
+    (["E6", "--grid", "encrypt=maybe"], "encrypt"), (["E6", "--grid", "encrypt=1"], "encrypt"),
+    (["E6", "--grid", "encrypt=False,no"], "encrypt"),
+    (["E1", "--grid", "n_instructions=true"], "n_instructions"),
+    (["E2", "--grid", "noop_fraction=False"], "noop_fraction"), (["E3", "--grid", "skew=TRUE"], "skew"),
+    (["E4", "--grid", "family=3"], "family"), (["E5", "--grid", "occurrences=1:true"], "occurrences"),
 ]
 
 
@@ -314,7 +322,8 @@ def write_copy(src, dst):
 
 
 def test_the_table_is_large_enough():
-    assert len(CASES) + len(NOTEBOOK_CASES) >= 150
+    assert len(CASES) + len(NOTEBOOK_CASES) >= 240
+    assert len(TYPE_CASES) >= 55  # every kind of field of all three configs, each kind of wrong type
 
 
 @pytest.mark.parametrize("kind,extra,param", CASES)
@@ -349,8 +358,8 @@ def _nb02(tmp, **kw):
     p = dict(preset="tiny", n_instructions=8, noop_fraction=None, skew="uniform", seed=0,
              run_dir=tmp / "run", max_steps=None, model=None) | kw
     train_one(p["preset"], p["n_instructions"], p["seed"], p["noop_fraction"], p["skew"],
-              p["run_dir"], train_overrides={"max_steps": p["max_steps"], "model": p["model"]},
-              progress=False)
+              p["run_dir"], data_overrides=p.get("data_overrides"),
+              train_overrides={"max_steps": p["max_steps"], "model": p["model"]}, progress=False)
 
 
 def _sweep(tmp, points=None, seeds=(0,), **grid):
@@ -376,6 +385,10 @@ NOTEBOOK_CASES = [
     ("02-seed", lambda t: _nb02(t, seed=-1), "seed"),
     ("02-steps", lambda t: _nb02(t, max_steps=0), "max_steps"),
     ("02-steps-inf", lambda t: _nb02(t, max_steps=float("inf")), "max_steps"),
+    ("02-steps-bool", lambda t: _nb02(t, max_steps=True), "max_steps"),
+    ("02-instructions-bool", lambda t: _nb02(t, n_instructions=True), "n_instructions"),
+    # papermill injects Python values: the text "False" is not a bool (and would be truthy)
+    ("02-encrypt-text", lambda t: _nb02(t, data_overrides={"encrypt": "False"}), "encrypt"),
     ("02-model", lambda t: _nb02(t, model="giant"), "model"),
     ("02-run-dir-file", lambda t: _nb02(t, run_dir=t / "f"), "out"),
     ("02-run-dir-foreign", lambda t: _nb02(t, run_dir=t / "mine"), "out"),
@@ -389,6 +402,7 @@ NOTEBOOK_CASES = [
     ("04-grid", lambda t: _sweep(t, E3={"skew": "uniform"}), "skew"),
     ("05-family", lambda t: _sweep(t, points=[{"n_instructions": 8, "family": "spiral"}]), "family"),
     ("05-occurrences", lambda t: _sweep(t, points=[{"n_instructions": 8, "occurrences": 99}]), "occurrences"),
+    ("06-encrypt-text", lambda t: _sweep(t, points=[{"n_instructions": 2, "encrypt": "false"}]), "encrypt"),
 ]
 
 
@@ -406,6 +420,81 @@ def test_notebook_parameters(name, call, param, tmp_path, monkeypatch):
     assert "\n" not in message and param in message, message
     assert not (tmp_path / "runs").exists()
     assert tree(tmp_path) == before
+
+
+# --- every config field takes its type only (pydantic, config.py's Int, Float, Bool, Text) ---
+# A bool field takes True or False, never the text "true"/"false": that text is parsed where
+# it is typed (--grid, cli._value); in a config it is a mistake, and "False" would be truthy.
+
+def _run_config(**kw):
+    return RunConfig(**{"data": ".", "out": ".", **kw})
+
+
+TYPE_CASES = [  # (config, keywords, the field the one line must name)
+    (DataConfig, {"encrypt": "no"}, "encrypt"), (DataConfig, {"encrypt": 2}, "encrypt"),
+    (DataConfig, {"encrypt": None}, "encrypt"), (DataConfig, {"encrypt": "False"}, "encrypt"),
+    (DataConfig, {"encrypt": "true"}, "encrypt"), (DataConfig, {"encrypt": 0.0}, "encrypt"),
+    (DataConfig, {"n_instructions": True}, "n_instructions"),
+    (DataConfig, {"n_instructions": 1.5}, "n_instructions"),
+    (DataConfig, {"n_instructions": "x"}, "n_instructions"),
+    (DataConfig, {"n_instructions": None}, "n_instructions"),
+    (DataConfig, {"noop_fraction": True}, "noop_fraction"),
+    (DataConfig, {"noop_fraction": "x"}, "noop_fraction"),
+    (DataConfig, {"test_noop_fraction": False}, "test_noop_fraction"),
+    (DataConfig, {"noops_on_top": "yes"}, "noops_on_top"), (DataConfig, {"noops_on_top": 1}, "noops_on_top"),
+    (DataConfig, {"family": 3}, "family"), (DataConfig, {"family": None}, "family"),
+    (DataConfig, {"alphabet": 5}, "alphabet"), (DataConfig, {"alphabet": list("abc")}, "alphabet"),
+    (DataConfig, {"seed": True}, "seed"), (DataConfig, {"seed": 1.5}, "seed"),
+    (DataConfig, {"budget": 2.5}, "budget"), (DataConfig, {"budget": False}, "budget"),
+    (DataConfig, {"input_length": True}, "input_length"), (DataConfig, {"skew": True}, "skew"),
+    (DataConfig, {"pattern_length": True}, "pattern_length"),
+    (DataConfig, {"pattern_length": 2.5}, "pattern_length"),
+    (DataConfig, {"occurrences": [1, True]}, "occurrences"),
+    (DataConfig, {"family_k": 3.5}, "family_k"), (DataConfig, {"n_instruction": 8}, "n_instruction"),
+    (TrainConfig, {"device": 0}, "device"), (TrainConfig, {"device": None}, "device"),
+    (TrainConfig, {"lr": True}, "lr"), (TrainConfig, {"lr": "x"}, "lr"),
+    (TrainConfig, {"batch_size": True}, "batch_size"), (TrainConfig, {"batch_size": 2.5}, "batch_size"),
+    (TrainConfig, {"batch_size": "x"}, "batch_size"), (TrainConfig, {"compile": "yes"}, "compile"),
+    (TrainConfig, {"compile": 1}, "compile"), (TrainConfig, {"max_steps": True}, "max_steps"),
+    (TrainConfig, {"seed": 1.5}, "seed"), (TrainConfig, {"epochs": True}, "epochs"),
+    (TrainConfig, {"eval_every": False}, "eval_every"), (TrainConfig, {"warmup": "x"}, "warmup"),
+    (TrainConfig, {"target_accuracy": True}, "target_accuracy"),
+    (_run_config, {"model": 1}, "model"), (_run_config, {"presentation": 3}, "presentation"),
+    (_run_config, {"lora_rank": True}, "lora_rank"), (_run_config, {"lora_rank": 8.5}, "lora_rank"),
+    (_run_config, {"overwrite": "yes"}, "overwrite"), (_run_config, {"verify": 1}, "verify"),
+    (_run_config, {"lora_targets": "q_proj"}, "lora_targets"),  # a str, not a list of them
+    (_run_config, {"lora_targets": ["q_proj", 1]}, "lora_targets"),
+    (_run_config, {"lora_dropout": True}, "lora_dropout"), (_run_config, {"arch": 5}, "arch"),
+    (_run_config, {"eval_examples": "x"}, "eval_examples"), (_run_config, {"out": 5}, "out"),
+    (_run_config, {"train": "fast"}, "train"),
+]
+
+
+def _type_id(case) -> str:
+    make, kw, _ = case
+    [(key, value)] = kw.items()
+    return f"{'RunConfig' if make is _run_config else make.__name__}-{key}={value!r}"
+
+
+@pytest.mark.parametrize("make,kw,param", TYPE_CASES, ids=[_type_id(c) for c in TYPE_CASES])
+def test_config_types(make, kw, param):
+    with pytest.raises(ConfigError) as e:
+        make(**kw)
+    message = str(e.value)
+    assert "\n" not in message and message.startswith(f"{param}: "), message
+
+
+def test_config_types_accept_what_the_cli_and_the_records_give():
+    # the data CLI hands over text; a record's JSON turned tuples into lists
+    cfg = DataConfig(n_instructions="20", budget=500.0, noop_fraction="0.25", test_instructions=10,
+                     test_examples=100, input_length=16, pattern_length=[3, 5],
+                     occurrences=[1, 2], alphabet="abcdefg", encrypt=True, skew="uniform")
+    assert (cfg.n_instructions, cfg.budget, cfg.noop_fraction) == (20, 500, 0.25)
+    assert type(cfg.budget) is int and cfg.pattern_length == (3, 5) and cfg.occurrences == (1, 2)
+    assert cfg.encrypt is True and cfg.skew is None and cfg.test_noop_fraction == 0.25
+    train = TrainConfig(epochs=None, compile=None, target_accuracy=None, max_steps=20.0)
+    assert train.max_steps == 20 and type(train.max_steps) is int
+    assert _run_config(arch=None, lora_targets=None, train=train).train is train
 
 
 class _LetterTokenizer:

@@ -11,7 +11,7 @@ from rewritelib.dataset import build_dataset
 from rewritelib.experiments import EXPERIMENTS, get
 from rewritelib.presets import run_settings
 from rewritelib.scales import recipe
-from rewritelib.study import check_point, point_overrides, run_id
+from rewritelib.study import ROOT, check_point, point_overrides, run_id
 
 
 def point_settings(exp, scale, point, seed=0):
@@ -61,6 +61,20 @@ def test_grid_overrides_and_errors():
         get("E9")
     assert parse_grid(["n_instructions=8,64", "occurrences=1,1:5:10", "family=mixed"]) == \
         {"n_instructions": [8, 64], "occurrences": [1, (1, 5, 10)], "family": ["mixed"]}
+
+
+def test_grid_encrypt_false_is_the_committed_plain_run():
+    """--grid encrypt=False once stayed the text "False", which is truthy: the run was
+    enciphered and named encryptFalse, and the committed plain run was not skipped."""
+    assert parse_grid(["encrypt=False"]) == {"encrypt": [False]}
+    exp = get("E6")
+    [point] = exp.points("cpu", **parse_grid(["n_instructions=32", "model=pretrained", "encrypt=false"]))
+    assert point["encrypt"] is False
+    folder = ROOT / "papermill_runs" / "pretrained" / run_id(point, 0)
+    assert folder.name == "I0032-encrypt0-modelpretrained-skewuniform-s0"
+    spec = json.loads((folder / "result.json").read_text())["run_info"]["data_spec"]
+    assert spec["encrypt"] is False  # the same data as the record: the sweep skips it
+    assert DataConfig(**point_settings(exp, "cpu", point)[0]) == DataConfig(**spec)
 
 
 def test_sweep_cli_runs_an_experiment(tmp_path, monkeypatch, capsys):

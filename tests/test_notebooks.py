@@ -5,6 +5,7 @@ they write. Everything goes to a temporary papermill_runs ($REWRITELIB_RUNS).
 """
 
 import json
+import os
 from pathlib import Path
 
 import papermill as pm
@@ -22,6 +23,22 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 def runs(tmp_path, monkeypatch):
     monkeypatch.setenv("REWRITELIB_RUNS", str(tmp_path / "papermill_runs"))
     return tmp_path / "papermill_runs"
+
+
+@pytest.fixture(scope="session")
+def shared_runs_root(tmp_path_factory):
+    """Where the notebooks' own tiny sweeps go: $REWRITELIB_SHARED_RUNS, which make test sets
+    to the runs folder of nbval and the browser test, so that those, running the same
+    notebooks afterwards, find the sweeps done instead of training them a second time."""
+    return Path(os.environ.get("REWRITELIB_SHARED_RUNS") or tmp_path_factory.mktemp("notebook_runs"))
+
+
+@pytest.fixture
+def notebook_runs(shared_runs_root, monkeypatch):
+    """The shared runs folder, for a test that runs a notebook's sweeps as stored (each test
+    its own studies, so the order the tests run in does not matter)."""
+    monkeypatch.setenv("REWRITELIB_RUNS", str(shared_runs_root))
+    return shared_runs_root
 
 
 def execute(name, tmp_path, **params):
@@ -73,7 +90,8 @@ def test_training_writes_its_record(tmp_path):
     assert "tokens/s" in outputs(nb)
 
 
-def test_diversity_ablation(tmp_path, runs):
+def test_diversity_ablation(tmp_path, notebook_runs):
+    runs = notebook_runs
     from rewritelib.executor import machine_layout
 
     nb = execute("03_diversity_ablation", tmp_path)
@@ -102,7 +120,8 @@ def test_diversity_ablation(tmp_path, runs):
     assert "30% on top" not in outputs(nb) and "50% on top" in outputs(nb)
 
 
-def test_skew_ablation(tmp_path, runs):
+def test_skew_ablation(tmp_path, notebook_runs):
+    runs = notebook_runs
     nb = execute("04_skew_ablation", tmp_path, scheduler="serial", threads=1)
     assert "Dask dashboard" not in outputs(nb)
     e3 = pd.read_csv(runs / "skew-tiny" / "summary.csv")
@@ -117,7 +136,8 @@ def test_skew_ablation(tmp_path, runs):
     assert (skewed.effective_rules < skewed.rules_with_examples).all()
 
 
-def test_families_and_occurrences(tmp_path, runs):
+def test_families_and_occurrences(tmp_path, notebook_runs):
+    runs = notebook_runs
     nb = execute("05_families_and_occurrences", tmp_path)
     e4 = pd.read_csv(runs / "families-tiny" / "summary.csv")
     assert set(e4["family"]) == {"periodic", "mixed"} and len(e4["run_id"].unique()) == 4
@@ -131,22 +151,29 @@ def test_families_and_occurrences(tmp_path, runs):
     assert "by test occurrence count" in outputs(nb)
 
 
-def test_pretrained_lora(tmp_path, runs):
-    # E6 on encrypted data only, no before/after demo and no E6-budget: nbval runs the whole
-    # stored notebook, and the budget table and figure are tested on their own below
-    nb = execute("06_pretrained_lora", tmp_path, experiments=["E6"], e6_encrypt=[True], demo_instructions=0)
+def test_pretrained_lora(tmp_path, notebook_runs):
+    # both experiments as stored, without the before/after demo (a run of its own, which
+    # nbval trains when it runs the stored notebook)
+    runs = notebook_runs
+    nb = execute("06_pretrained_lora", tmp_path, demo_instructions=0)
     e6 = pd.read_csv(runs / "pretrained-tiny" / "summary.csv")
-    assert set(e6["model"]) == {"scratch", "pretrained"} and set(e6["encrypt"]) == {True}
+    assert set(e6["model"]) == {"scratch", "pretrained"} and set(e6["encrypt"]) == {False, True}
     assert {"noop", "has_op"} <= set(e6["split"]) and (e6["noop_fraction"] == 0.4).all()
     records = [json.loads(p.read_text()) for p in (runs / "pretrained-tiny").glob("*/result.json")]
-    by_model = {r["run_info"]["params"]["model"]: r for r in records}
-    assert len(records) == 2 and set(by_model) == {"scratch", "pretrained"}
-    pre, scratch = by_model["pretrained"], by_model["scratch"]
-    assert pre["run_info"]["data_spec"] == scratch["run_info"]["data_spec"]  # the same data
-    assert pre["run_info"]["params"]["lora_rank"] == 8 and scratch["run_info"]["params"]["arch"] == "tiny"
-    info = pre["train_info"]
-    assert 0 < info["trainable_parameters"] < 0.05 * info["total_parameters"]
+    assert len(records) == 4
+    for encrypt in (False, True):
+        by_model = {r["run_info"]["params"]["model"]: r for r in records
+                    if r["run_info"]["data_spec"]["encrypt"] == encrypt}
+        assert set(by_model) == {"scratch", "pretrained"}
+        pre, scratch = by_model["pretrained"], by_model["scratch"]
+        assert pre["run_info"]["data_spec"] == scratch["run_info"]["data_spec"]  # the same data
+        assert pre["run_info"]["params"]["lora_rank"] == 8 and scratch["run_info"]["params"]["arch"] == "tiny"
+        info = pre["train_info"]
+        assert 0 < info["trainable_parameters"] < 0.05 * info["total_parameters"]
     assert (runs / "pretrained-tiny" / "e6.png").stat().st_size > 10_000
+    budget = pd.read_csv(runs / "pretrained-budget-tiny" / "summary.csv")
+    assert set(budget["skew"].astype(str)) == {"uniform", "0.5"} and set(budget["model"]) == {"pretrained"}
+    assert (runs / "pretrained-budget-tiny" / "e6-budget.png").stat().st_size > 10_000
     text = outputs(nb)
     assert "trainable:" in text and "spaced (32 tokens)" in text and "threshold on unseen has-op" in text
 

@@ -100,3 +100,46 @@ def test_a_damaged_cache_is_dropped_and_rebuilt_from_the_gguf(tmp_path, monkeypa
     with pytest.raises(ModelError, match=r"^model_name: .*smollm2.gguf fails to load"):
         load_pretrained("smollm2")
     assert not cached.exists()
+
+
+def test_a_run_adapter_loads_with_plain_peft_and_reproduces_the_run(tmp_path):
+    """What the README shows: the base from the GGUF with plain transformers, the run's
+    adapter with plain PEFT; the adapter names the hub id, the record the GGUF and its sha256."""
+    import json
+
+    from conftest import tiny_rules_config
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rewritelib.dataset import build_dataset, write_dataset
+    from rewritelib.evaluate import exact_match
+    from rewritelib.model import SMOLLM2_HUB_ID, smollm2_location
+    from rewritelib.records import file_sha256
+    from rewritelib.run import RunConfig, load_run, run
+
+    # few test examples: scoring them with SmolLM2 is most of the run
+    data = write_dataset(build_dataset(tiny_rules_config(budget=200, test_examples=40, seen_examples=8)),
+                         tmp_path / "data")
+    out = tmp_path / "run"
+    result = run(RunConfig.from_args(data=str(data), out=str(out), model="pretrained",
+                                     preset="tiny", max_steps=4), progress=False)
+    adapter_config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == SMOLLM2_HUB_ID
+    folder, gguf = smollm2_location()
+    assert result["run_info"]["base_model"] == {
+        "model_name": "smollm2", "hub_id": SMOLLM2_HUB_ID, "gguf": gguf,
+        "gguf_sha256": file_sha256(f"{folder}/{gguf}")}
+
+    base = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    model = PeftModel.from_pretrained(base, out / "adapter").eval()
+    encoder = HFEncoder(tokenizer, result["run_info"]["alphabet"], "spaced")
+    unseen = read_data_dir(data)["unseen"]
+    enc = encoder.encode_examples(*(unseen[k] for k in ("pattern", "replacement", "input", "output")))
+    right = exact_match(model, enc, result["run_info"]["params"]["eval_batch_size"], "cpu")
+    assert right.mean() == result["metrics"]["unseen"]["exact_match"] and right.any()
+
+    ours, _, _ = load_run(out)  # the same weights as rewritelib's own loader
+    ids, mask = batch_tensors(enc, torch.arange(8).numpy(), "cpu")
+    with torch.no_grad():
+        assert torch.equal(target_logits(model, ids, mask)[0], target_logits(ours, ids, mask)[0])

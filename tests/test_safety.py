@@ -3,7 +3,6 @@ interrupted writes leave no temporary folder, a diverging loss writes no result,
 JSON is strict, and data read back is checked against its rules."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
