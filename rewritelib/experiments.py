@@ -40,6 +40,9 @@ class Experiment:
     train: dict[str, dict] = field(default_factory=dict)  # scale -> fixed training settings
     figure: Callable | None = None  # (summary DataFrame, path) -> Figure
     tables: Callable | None = None  # (summary DataFrame, study) -> {title: DataFrame}
+    # the fitted transition in I (transition.py): (split, arm columns or None), written to
+    # thresholds.csv; None where I takes fewer than 3 values (E2-reads, E6-budget, E3)
+    transition: tuple | None = None
 
     def grid(self, scale: str, **overrides) -> dict[str, list]:
         """The axes and values at ``scale``; an override (not None) replaces an axis's values."""
@@ -170,7 +173,7 @@ E2_READS_NOOP_SHARE = 0.5  # one share: the steps, fixed per scale, are scaled t
 
 EXPERIMENTS = {e.name: e for e in [
     Experiment("E1", "diversity", "number of instructions at a fixed budget", E1_GRIDS,
-               figure=plots.e1_figure, tables=_e1_tables),
+               figure=plots.e1_figure, tables=_e1_tables, transition=("unseen", None)),
     # E1's data and grid, trained 3x longer: the quick cpu recipe of `make study` stops at a
     # plateau of ~0.84 (seen accuracy too), short of training; 6,600 steps are the first of
     # docs/scale_search.md's third pass to pass 0.9 at I = 1,024 (~13 min a run at one thread)
@@ -178,13 +181,13 @@ EXPERIMENTS = {e.name: e for e in [
                {scale: E1_GRIDS[scale] for scale in ("tiny", "cpu")},
                train={scale: {"max_steps": 3 * recipe(scale, "scratch")["max_steps"]}
                       for scale in ("tiny", "cpu")},
-               figure=plots.e1_figure, tables=_e1_tables),
+               figure=plots.e1_figure, tables=_e1_tables, transition=("unseen", None)),
     Experiment("E2", "noop", "share of no-ops", {
         "tiny": {"noop_fraction": [0.1, 0.5], "n_instructions": [2, 32]},
         "cpu": {"noop_fraction": [0.1, 0.3, 0.5], "n_instructions": [64, 256, 384, 512, 768, 1024]},
         "gpu": {"noop_fraction": [0.1, 0.2, 0.3, 0.4, 0.5], "n_instructions": [100, 300, 1000, 3000]},
         "paper": {"noop_fraction": [0.1, 0.2, 0.3, 0.4, 0.5], "n_instructions": [300, 400, 500, 1000]},
-    }, figure=plots.e2_figure, tables=_e2_tables),
+    }, figure=plots.e2_figure, tables=_e2_tables, transition=("has_op", "noop_fraction")),
     # E2's control: every run has as many has-op examples as E2's 10% run (90% of the budget)
     # and adds its no-ops on top, so a larger share no longer takes has-op examples away.
     # At 10% the control's examples are E2's, byte for byte: the grid starts at 30%. The
@@ -195,7 +198,8 @@ EXPERIMENTS = {e.name: e for e in [
         "cpu": {"noop_fraction": [0.3, 0.5], "n_instructions": [256, 512, 1024]},
         "gpu": {"noop_fraction": [0.3, 0.5], "n_instructions": [100, 300, 1000, 3000]},
         "paper": {"noop_fraction": [0.3, 0.5], "n_instructions": [300, 400, 500, 1000]},
-    }, data=E2_CONTROL_DATA, figure=_e2_control_figure, tables=_e2_control_tables),
+    }, data=E2_CONTROL_DATA, figure=_e2_control_figure, tables=_e2_control_tables,
+        transition=("has_op", "noop_fraction")),
     # E2's second control: the first one's data at 50% no-ops, trained 0.9 / 0.5 = 1.8x the
     # steps, so that it also reads as many has-op examples as the 10% run (a 50% batch holds
     # 0.5 of them, a 10% one 0.9). No figure: one I at cpu, its table says it all.
@@ -232,7 +236,7 @@ EXPERIMENTS = {e.name: e for e in [
                     test_instructions=500),
         "paper": dict(input_length=500, pattern_length=60, family_k="3-60", test_family_k="1-2",
                       test_instructions=500),
-    }, figure=plots.e4_figure, tables=_e4_tables),
+    }, figure=plots.e4_figure, tables=_e4_tables, transition=("unseen", "family")),
     # E5: the pattern planted 1, 10 or 20 times (or a mix) in every training input; the test
     # inputs hold it 1 to 20 times
     Experiment("E5", "occurrences", "occurrences of the pattern in the inputs", {
@@ -250,7 +254,7 @@ EXPERIMENTS = {e.name: e for e in [
                     replacement_length="2-3", test_occurrences="1-20"),
         "paper": dict(alphabet=LETTERS_AND_DIGITS, input_length=60, pattern_length=2,
                       replacement_length="2-3", test_occurrences="1-20"),
-    }, figure=plots.e5_figure, tables=_e5_tables),
+    }, figure=plots.e5_figure, tables=_e5_tables, transition=("unseen", "occurrences")),
     # E6: the pretrained LLM + LoRA beside the scratch GPT-2 on the same data sets, with 40%
     # no-ops in training and test; "encrypt" enciphers every output with a seeded
     # substitution of the alphabet, so copying the input is right only on a no-op
@@ -262,7 +266,8 @@ EXPERIMENTS = {e.name: e for e in [
                 "n_instructions": [10, 100, 1000, 3000, 10_000]},
         "paper": {"model": ["scratch", "pretrained"], "encrypt": [False, True],
                   "n_instructions": [10, 100, 1000, 3000, 9000]},
-    }, data=E6_DATA, figure=plots.e6_figure, tables=_e6_tables),
+    }, data=E6_DATA, figure=plots.e6_figure, tables=_e6_tables,
+        transition=("has_op", ["model", "encrypt"])),
     # E6's second claim: past the threshold, half the budget drawn uniformly over the rules
     # does not hurt; half drawn with a power-law skew does (the full, skewed budget too is the
     # product's fourth point)
@@ -320,8 +325,23 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
         figure = runs_root() / study / f"{name.lower()}.png"
         exp.figure(df, path=figure)
     tables = exp.tables(df, study) if exp.tables is not None and len(df) else {}
+    if exp.transition is not None and len(df):
+        tables["threshold, fitted: I at 50% and at 90% of the plateau, 95% bootstrap interval"] = \
+            write_thresholds(exp, study, df)
     return {"study": study, "summary": df, "csv": csv, "figure": figure, "tables": tables,
             "statuses": statuses, "failed": failures(study)}
+
+
+def write_thresholds(exp: Experiment, study: str, df: pd.DataFrame) -> pd.DataFrame:
+    """The study's fitted thresholds (transition.py), written as thresholds.csv beside its
+    summary.csv; an arm of a sub-grid with fewer than 3 values of I says so."""
+    from .records import atomic_write_text
+    from .transition import thresholds_table
+
+    split, by = exp.transition
+    table = thresholds_table(df, split, by, strict=False)
+    atomic_write_text(runs_root() / study / "thresholds.csv", table.to_csv(index=False))
+    return table
 
 
 def _model_suffix(train: dict) -> str:
