@@ -304,7 +304,9 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
     """Run every grid point x seed of an experiment not yet done, then summarize.
 
     Returns {"study", "summary" (DataFrame), "csv", "figure" (path, None if none was drawn),
-    "tables" ({title: DataFrame}), "statuses", "failed"}. ``grid`` replaces some axes' values
+    "tables" ({title: DataFrame}), "thresholds" (thresholds.csv, None without a transition),
+    "statuses", "failed"}. With a transition, the fitted thresholds (transition.py) are
+    written beside summary.csv and drawn as transition.png. ``grid`` replaces some axes' values
     ({"n_instructions": [8, 64]}); ``train`` overrides the training recipe of every run
     ({"max_steps": 100}).
     ``scheduler``, ``workers``, ``threads``: where the runs execute (executor.py).
@@ -326,10 +328,17 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
         exp.figure(df, path=figure)
     tables = exp.tables(df, study) if exp.tables is not None and len(df) else {}
     if exp.transition is not None and len(df):
-        tables["threshold, fitted: I at 50% and at 90% of the plateau, 95% bootstrap interval"] = \
-            write_thresholds(exp, study, df)
+        # the fitted thresholds replace the first-I-past-the-level tables of exp.tables
+        tables = {t: v for t, v in tables.items() if not t.startswith("threshold")}
+        split, by = exp.transition
+        table = write_thresholds(exp, study, df)
+        what = {"unseen": "unseen rules", "has_op": "unseen has-op inputs"}.get(split, split)
+        tables[f"threshold on {what} (fitted: I at 50% and at 90% of the plateau, 95% bootstrap "
+               "interval over seeds; thresholds.csv)"] = table
+        plots.transition_figure(df, split, by, table, path=runs_root() / study / "transition.png")
+    thresholds = runs_root() / study / "thresholds.csv" if exp.transition is not None and len(df) else None
     return {"study": study, "summary": df, "csv": csv, "figure": figure, "tables": tables,
-            "statuses": statuses, "failed": failures(study)}
+            "thresholds": thresholds, "statuses": statuses, "failed": failures(study)}
 
 
 def write_thresholds(exp: Experiment, study: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -357,7 +366,8 @@ def report(result: dict) -> None:
     """What a notebook shows after ``run``: where the records are, the tables, failures."""
     from IPython.display import display
 
-    print(f"table: {result['csv']}" + (f" | figure: {result['figure']}" if result["figure"] else ""))
+    print(f"table: {result['csv']}" + (f" | figure: {result['figure']}" if result["figure"] else "")
+          + (f" | thresholds: {result['thresholds']}" if result.get("thresholds") else ""))
     for title, table in result["tables"].items():
         print(title)
         display(table)

@@ -184,3 +184,41 @@ def skew_shares(n_rules: int, shapes=(2, 1, 0.5, 0.2, 0.1, 0.03), seed: int = 0,
            title=f"How a power law spreads the budget over {n_rules} rules")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def transition_figure(df, split: str, by=None, thresholds=None, title: str = "", path=None):
+    """The fitted transition of each arm (transition.py) over its runs, one point per seed:
+    the curve, its 95% bootstrap band, and the threshold at 50% with its interval."""
+    from .transition import arms, band, fit_arm
+
+    d = df[df["split"] == split]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs = np.linspace(np.log10(d["n_instructions"].min()), np.log10(d["n_instructions"].max()), 200)
+    for color, (label, runs) in zip(sns.color_palette(), arms(d, by)):
+        ax.scatter(runs["n_instructions"], runs["exact_match"], color=color, alpha=0.5, s=14)
+        if runs["n_instructions"].nunique() < 3:  # nothing to fit: the points alone
+            ax.plot([], [], color=color, label=f"{label} (fewer than 3 I)")
+            continue
+        x, k, n, theta, boot = fit_arm(runs)
+        p, low, high = band(boot, theta, xs)
+        ax.plot(10 ** xs, p, color=color, label=label)
+        ax.fill_between(10 ** xs, low, high, color=color, alpha=0.2, lw=0)
+        row = _threshold_row(thresholds, label)
+        if row is not None:
+            # an interval open at the top (inf: some replicates never cross) stops at the grid
+            err = [[row["I_estimate"] - row["I_ci_low"]], [min(row["I_ci_high"], 10 ** xs[-1]) - row["I_estimate"]]]
+            ax.errorbar(row["I_estimate"], 0.5, xerr=err, fmt="D", color=color, ms=5, capsize=3)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    _axes(ax, title or f"fitted transition, {SPLIT_LABELS.get(split, split)}: curve, 95% band, "
+                       "threshold at 50%")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _threshold_row(thresholds, label):
+    """The fitted 50% threshold of an arm, or None (no table, or not fitted)."""
+    if thresholds is None:
+        return None
+    rows = thresholds[(thresholds["arm"] == label) & (thresholds["level"] == 0.5)
+                      & (thresholds["status"] == "fitted")]
+    return None if rows.empty else rows.iloc[0]

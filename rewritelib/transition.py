@@ -82,18 +82,35 @@ def crossing(theta, level: float) -> float:
     return theta[2] + logit((y - f) / (c - f)) / np.exp(theta[3])
 
 
-def transition(runs: pd.DataFrame, replicates: int = 1000, seed: int = 0) -> list[dict]:
-    """One row per level for one arm's runs (columns n_instructions, seed, exact_match, n)."""
+def _check(runs: pd.DataFrame) -> None:
     if runs.empty or runs["seed"].nunique() == 0:
         raise ConfigError("seeds: no runs to fit a transition to")
     if runs["n_instructions"].nunique() < 3:
         raise ConfigError(f"n_instructions: a transition needs runs at >= 3 values of I "
                           f"(got {sorted(runs['n_instructions'].unique())})")
+
+
+def fit_arm(runs: pd.DataFrame, replicates: int = 1000, seed: int = 0):
+    """(x, k, n, theta, bootstrap thetas) of one arm's runs (columns n_instructions, seed,
+    exact_match, n): what both the table and the figure's band are made of."""
+    _check(runs)
     x = np.log10(runs["n_instructions"].to_numpy(float))
     n = runs["n"].to_numpy(float)
     k = np.round(runs["exact_match"].to_numpy(float) * n)
     theta = fit(x, k, n)
-    boot = _bootstrap(x, k, n, theta, replicates, seed)
+    return x, k, n, theta, _bootstrap(x, k, n, theta, replicates, seed)
+
+
+def band(boot, theta, xs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fitted curve at xs and its pointwise 95% bootstrap band."""
+    curves = np.array([_curve(t, xs)[0] for t in boot])
+    low, high = np.quantile(curves, [0.025, 0.975], axis=0)
+    return _curve(theta, xs)[0], low, high
+
+
+def transition(runs: pd.DataFrame, replicates: int = 1000, seed: int = 0) -> list[dict]:
+    """One row per level for one arm's runs (columns n_instructions, seed, exact_match, n)."""
+    x, k, n, theta, boot = fit_arm(runs, replicates, seed)
     means = pd.Series(k / n).groupby(x).mean()
     f, c = floor_plateau(theta)
     rows = []
@@ -117,7 +134,9 @@ def transition(runs: pd.DataFrame, replicates: int = 1000, seed: int = 0) -> lis
 
 def _I(x: float) -> float:
     """log10(I) -> I, 4 significant digits (inf -> inf, -inf -> 0)."""
-    return float(f"{10 ** x:.4g}") if np.isfinite(x) else (np.inf if x > 0 else 0.0)
+    if not np.isfinite(x) or abs(x) > 300:  # beyond floats: never crossed
+        return np.inf if x > 0 else 0.0
+    return float(f"{10 ** x:.4g}")
 
 
 def _bootstrap(x, k, n, theta, replicates: int, seed: int) -> list[np.ndarray]:
@@ -134,6 +153,32 @@ def _bootstrap(x, k, n, theta, replicates: int, seed: int) -> list[np.ndarray]:
     return out
 
 
+def ratio(runs_a: pd.DataFrame, runs_b: pd.DataFrame, level: float = 0.5, replicates: int = 1000,
+          seed: int = 0) -> dict:
+    """How many times arm a's threshold is arm b's, with a 95% interval from their
+    bootstraps (independent resamples, replicate by replicate): the study's comparisons
+    (pretrained vs scratch, long vs quick training, ...). A replicate where an arm never
+    crosses the level makes the ratio 0 or inf there."""
+    fa, fb = fit_arm(runs_a, replicates, seed), fit_arm(runs_b, replicates, seed)
+    with np.errstate(invalid="ignore"):  # inf - inf where neither crosses: undefined (NaN)
+        at = np.array([crossing(a, level) - crossing(b, level) for a, b in zip(fa[4], fb[4])])
+        estimate = crossing(fa[3], level) - crossing(fb[3], level)
+    # an undefined replicate could be anything: it counts against both ends of the interval
+    low = np.quantile(np.where(np.isnan(at), -np.inf, at), 0.025, method="inverted_cdf")
+    high = np.quantile(np.where(np.isnan(at), np.inf, at), 0.975, method="inverted_cdf")
+    return {"level": level, "ratio": _I(estimate) if np.isfinite(estimate) else np.nan,
+            "ci_low": _I(low), "ci_high": _I(high)}
+
+
+def arms(runs: pd.DataFrame, by=None):
+    """(label, runs) per value of ``by`` (a column, a list of them, or None: one arm, "all");
+    labels read "model=scratch, encrypt=False", as in thresholds.csv."""
+    keys = [] if by is None else [by] if isinstance(by, str) else list(by)
+    for values, group in (runs.groupby(keys, sort=True) if keys else [((), runs)]):
+        values = values if isinstance(values, tuple) else (values,)
+        yield ", ".join(f"{k}={v}" for k, v in zip(keys, values)) or "all", group
+
+
 def thresholds_table(df: pd.DataFrame, split: str = "unseen", by=None, replicates: int = 1000,
                      seed: int = 0, strict: bool = True) -> pd.DataFrame:
     """The fitted thresholds of a study's summary (study.collect) on one split, one arm per
@@ -141,14 +186,10 @@ def thresholds_table(df: pd.DataFrame, split: str = "unseen", by=None, replicate
     be fitted (runs at fewer than 3 values of I) raises one ConfigError line, or with
     ``strict=False`` (a sweep's sub-grid) gets rows whose status says why."""
     d = df[df["split"] == split] if len(df) else df
-    keys = [] if by is None else [by] if isinstance(by, str) else list(by)
     if d.empty:
         raise ConfigError(f"split: no runs with split {split!r} to fit a transition to")
-    arms = d.groupby(keys, sort=True) if keys else [((), d)]
     rows = []
-    for values, runs in arms:
-        values = values if isinstance(values, tuple) else (values,)
-        label = ", ".join(f"{k}={v}" for k, v in zip(keys, values)) or "all"
+    for label, runs in arms(d, by):
         try:
             rows += [{"arm": label, **row} for row in transition(runs, replicates, seed)]
         except ConfigError:

@@ -106,6 +106,11 @@ def test_diversity_ablation(tmp_path, notebook_runs):
     assert e1["exact_match"].between(0, 1).all()
     assert len(list((runs / "diversity-tiny").glob("*/run.ipynb"))) == 3
     assert (runs / "diversity-tiny" / "e1.png").stat().st_size > 10_000
+    # the fitted transition: one arm, both levels, beside the summary, and its figure
+    fitted = pd.read_csv(runs / "diversity-tiny" / "thresholds.csv")
+    assert list(fitted["arm"]) == ["all", "all"] and list(fitted["level"]) == [0.5, 0.9]
+    assert set(fitted["n_runs"]) == {3} and (runs / "diversity-tiny" / "transition.png").stat().st_size > 10_000
+    assert "thresholds.csv" in outputs(nb)
     e2 = pd.read_csv(runs / "noop-tiny" / "summary.csv")
     assert sorted(e2["noop_fraction"].unique()) == [0.1, 0.5]
     assert len(e2["run_id"].unique()) == 4 and "noop" in set(e2["split"])

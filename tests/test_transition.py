@@ -109,3 +109,13 @@ def test_committed_thresholds_are_fitted_from_the_records(name, study, monkeypat
 def test_every_study_with_a_transition_has_its_thresholds_committed():
     assert {s.values[1] for s in committed()} >= {"diversity", "diversity-long", "noop", "noop-control",
                                                   "families", "occurrences", "pretrained"}
+
+
+def test_the_ratio_of_two_thresholds_covers_the_true_one():
+    """Arm b is arm a's curve moved to twice the I: the ratio's interval holds 2, not 1."""
+    from rewritelib.transition import ratio
+
+    rng = np.random.default_rng(5)
+    moved = FLOOR + (PLATEAU - FLOOR) * expit(SLOPE * (np.log10(GRID) - MIDDLE - np.log10(2)))
+    r = ratio(simulated_study(rng, curve=moved), simulated_study(rng), replicates=200)
+    assert r["ci_low"] <= 2 <= r["ci_high"] and r["ci_low"] > 1 and r["ratio"] == pytest.approx(2, rel=0.15)
