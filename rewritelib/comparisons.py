@@ -8,45 +8,63 @@ records (a few seconds per row).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from .study import collect
+from .config import ConfigError
+from .study import collect, study_name
 from .transition import ratio
 
-# (question, (study, split, {column: value}) of arm a, the same of arm b)
+# (experiment, question, (study, split, {column: value}) of arm a, the same of arm b); the
+# studies as named at the cpu scale (study.study_name gives another scale's)
 COMPARISONS = [
-    ("E1: long training / quick", ("diversity-long", "unseen", {}), ("diversity", "unseen", {})),
-    ("E2: 30% no-ops / 10%", ("noop", "has_op", {"noop_fraction": 0.3}), ("noop", "has_op", {"noop_fraction": 0.1})),
-    ("E2: 50% no-ops / 10%", ("noop", "has_op", {"noop_fraction": 0.5}), ("noop", "has_op", {"noop_fraction": 0.1})),
-    ("E2 control: 50% on top / E2's 10%", ("noop-control", "has_op", {"noop_fraction": 0.5}),
+    ("E1", "E1: long training / quick", ("diversity-long", "unseen", {}), ("diversity", "unseen", {})),
+    ("E2", "E2: 30% no-ops / 10%", ("noop", "has_op", {"noop_fraction": 0.3}),
      ("noop", "has_op", {"noop_fraction": 0.1})),
-    ("E2 control: 50% on top / 50% in the budget", ("noop-control", "has_op", {"noop_fraction": 0.5}),
+    ("E2", "E2: 50% no-ops / 10%", ("noop", "has_op", {"noop_fraction": 0.5}),
+     ("noop", "has_op", {"noop_fraction": 0.1})),
+    ("E2", "E2 control: 50% on top / E2's 10%", ("noop-control", "has_op", {"noop_fraction": 0.5}),
+     ("noop", "has_op", {"noop_fraction": 0.1})),
+    ("E2", "E2 control: 50% on top / 50% in the budget", ("noop-control", "has_op", {"noop_fraction": 0.5}),
      ("noop", "has_op", {"noop_fraction": 0.5})),
-    ("E6: scratch / pretrained, plain", ("pretrained", "has_op", {"model": "scratch", "encrypt": False}),
+    ("E6", "E6: scratch / pretrained, plain", ("pretrained", "has_op", {"model": "scratch", "encrypt": False}),
      ("pretrained", "has_op", {"model": "pretrained", "encrypt": False})),
-    ("E6: scratch, encrypted / plain", ("pretrained", "has_op", {"model": "scratch", "encrypt": True}),
+    ("E6", "E6: scratch, encrypted / plain", ("pretrained", "has_op", {"model": "scratch", "encrypt": True}),
      ("pretrained", "has_op", {"model": "scratch", "encrypt": False})),
-    ("E5: ten occurrences / mixed", ("occurrences", "unseen", {"occurrences": "10"}),
+    ("E5", "E5: ten occurrences / mixed", ("occurrences", "unseen", {"occurrences": "10"}),
      ("occurrences", "unseen", {"occurrences": "1,5,10,15,20"})),
 ]
 
 
-def arm(study: str, split: str, where: dict) -> pd.DataFrame:
-    d = collect(study)
+def arm(study: str, split: str, where: dict, scale: str = "cpu") -> pd.DataFrame:
+    """One arm's runs: a study's rows of one split where the columns hold these values."""
+    name = study_name(study, scale)
+    d = collect(name)
+    if d.empty:
+        raise ConfigError(f"study: no finished runs in {name}")
     d = d[d["split"] == split]
     for column, value in where.items():
         d = d[d[column].astype(str) == str(value)]
     return d
 
 
-def comparisons_table(levels=(0.5,), replicates: int = 1000, seed: int = 0) -> pd.DataFrame:
+def comparisons_table(experiments=None, scale: str = "cpu", levels=(0.5,), replicates: int = 1000,
+                      seed: int = 0) -> pd.DataFrame:
+    """The comparisons of these experiments (None: all) at a scale, one row per level; a
+    comparison whose arms are not run, or cannot be fitted, says why in ``note``."""
     rows = []
-    for question, a, b in COMPARISONS:
+    for experiment, question, a, b in COMPARISONS:
+        if experiments is not None and experiment not in experiments:
+            continue
         for level in levels:
-            r = ratio(arm(*a), arm(*b), level, replicates, seed)
-            resolved = not r["ci_low"] <= 1 <= r["ci_high"]
-            rows.append({"comparison": question, **r, "resolved": resolved})
-    return pd.DataFrame(rows)
+            row = {"comparison": question, "level": level}
+            try:
+                r = ratio(arm(*a, scale), arm(*b, scale), level, replicates, seed)
+                row.update(r, resolved=not r["ci_low"] <= 1 <= r["ci_high"], note="")
+            except ConfigError as e:  # not run at this scale, or fewer than 3 values of I
+                row.update(ratio=np.nan, ci_low=np.nan, ci_high=np.nan, resolved=None, note=str(e))
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["comparison", "level", "ratio", "ci_low", "ci_high", "resolved", "note"])
 
 
 if __name__ == "__main__":

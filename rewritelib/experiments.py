@@ -40,8 +40,8 @@ class Experiment:
     train: dict[str, dict] = field(default_factory=dict)  # scale -> fixed training settings
     figure: Callable | None = None  # (summary DataFrame, path) -> Figure
     tables: Callable | None = None  # (summary DataFrame, study) -> {title: DataFrame}
-    # the fitted transition in I (transition.py): (split, arm columns or None), written to
-    # thresholds.csv; None where I takes fewer than 3 values (E2-reads, E6-budget, E3)
+    # the fitted transition (transition.py): (split, arm columns or None[, axis: default I]),
+    # written to thresholds.csv; None where no axis has 3 values (E2-reads, E6-budget)
     transition: tuple | None = None
 
     def grid(self, scale: str, **overrides) -> dict[str, list]:
@@ -217,7 +217,9 @@ EXPERIMENTS = {e.name: e for e in [
         "gpu": {"n_instructions": [1000, 10_000], "skew": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.07, 0.03]},
         "paper": {"n_instructions": [1000, 10_000, 100_000],
                   "skew": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.07, 0.03]},
-    }, figure=plots.e3_figure, tables=_e3_tables),
+    # E3's grid has two values of I: its transition is the one in the skew, at each I (the
+    # shape a at which accuracy collapses; uniform is no point on that axis)
+    }, figure=plots.e3_figure, tables=_e3_tables, transition=("unseen", "n_instructions", "skew")),
     # E4: patterns from one semantic family (or all three mixed), trained on k in a range
     # and tested on smaller k, which none of the training patterns has
     Experiment("E4", "families", "semantic families: train on large k, test on k < 3", {
@@ -330,25 +332,31 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
     if exp.transition is not None and len(df):
         # the fitted thresholds replace the first-I-past-the-level tables of exp.tables
         tables = {t: v for t, v in tables.items() if not t.startswith("threshold")}
-        split, by = exp.transition
+        split, by, axis = transition_args(exp)
         table = write_thresholds(exp, study, df)
         what = {"unseen": "unseen rules", "has_op": "unseen has-op inputs"}.get(split, split)
         tables[f"threshold on {what} (fitted: I at 50% and at 90% of the plateau, 95% bootstrap "
                "interval over seeds; thresholds.csv)"] = table
-        plots.transition_figure(df, split, by, table, path=runs_root() / study / "transition.png")
+        plots.transition_figure(df, split, by, table, path=runs_root() / study / "transition.png", axis=axis)
     thresholds = runs_root() / study / "thresholds.csv" if exp.transition is not None and len(df) else None
     return {"study": study, "summary": df, "csv": csv, "figure": figure, "tables": tables,
             "thresholds": thresholds, "statuses": statuses, "failed": failures(study)}
 
 
+def transition_args(exp: Experiment) -> tuple:
+    """(split, arm columns, axis) of an experiment's fitted transition."""
+    split, by, *axis = exp.transition
+    return split, by, axis[0] if axis else "n_instructions"
+
+
 def write_thresholds(exp: Experiment, study: str, df: pd.DataFrame) -> pd.DataFrame:
     """The study's fitted thresholds (transition.py), written as thresholds.csv beside its
-    summary.csv; an arm of a sub-grid with fewer than 3 values of I says so."""
+    summary.csv; an arm of a sub-grid with fewer than 3 values on the axis says so."""
     from .records import atomic_write_text
     from .transition import thresholds_table
 
-    split, by = exp.transition
-    table = thresholds_table(df, split, by, strict=False)
+    split, by, axis = transition_args(exp)
+    table = thresholds_table(df, split, by, strict=False, axis=axis)
     atomic_write_text(runs_root() / study / "thresholds.csv", table.to_csv(index=False))
     return table
 

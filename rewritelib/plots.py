@@ -186,20 +186,22 @@ def skew_shares(n_rules: int, shapes=(2, 1, 0.5, 0.2, 0.1, 0.03), seed: int = 0,
     return _save(fig, path)
 
 
-def transition_figure(df, split: str, by=None, thresholds=None, title: str = "", path=None):
+def transition_figure(df, split: str, by=None, thresholds=None, title: str = "", path=None,
+                      axis: str = "n_instructions"):
     """The fitted transition of each arm (transition.py) over its runs, one point per seed:
     the curve, its 95% bootstrap band, and the threshold at 50% with its interval."""
     from .transition import arms, band, fit_arm
 
     d = df[df["split"] == split]
+    d = d.assign(**{axis: pd.to_numeric(d[axis], errors="coerce")}).dropna(subset=[axis])
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    xs = np.linspace(np.log10(d["n_instructions"].min()), np.log10(d["n_instructions"].max()), 200)
+    xs = np.linspace(np.log10(d[axis].min()), np.log10(d[axis].max()), 200)
     for color, (label, runs) in zip(sns.color_palette(), arms(d, by)):
-        ax.scatter(runs["n_instructions"], runs["exact_match"], color=color, alpha=0.5, s=14)
-        if runs["n_instructions"].nunique() < 3:  # nothing to fit: the points alone
-            ax.plot([], [], color=color, label=f"{label} (fewer than 3 I)")
+        ax.scatter(runs[axis], runs["exact_match"], color=color, alpha=0.5, s=14)
+        if runs[axis].nunique() < 3:  # nothing to fit: the points alone
+            ax.plot([], [], color=color, label=f"{label} (fewer than 3 values)")
             continue
-        x, k, n, theta, boot = fit_arm(runs)
+        x, k, n, theta, boot = fit_arm(runs, axis=axis)
         p, low, high = band(boot, theta, xs)
         ax.plot(10 ** xs, p, color=color, label=label)
         ax.fill_between(10 ** xs, low, high, color=color, alpha=0.2, lw=0)
@@ -211,6 +213,8 @@ def transition_figure(df, split: str, by=None, thresholds=None, title: str = "",
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
     _axes(ax, title or f"fitted transition, {SPLIT_LABELS.get(split, split)}: curve, 95% band, "
                        "threshold at 50%")
+    if axis == "skew":
+        ax.set_xlabel("skew: power-law shape a (smaller is more skewed; uniform not drawn)")
     ax.legend(fontsize=8)
     return _save(fig, path)
 

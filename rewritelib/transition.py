@@ -27,8 +27,9 @@ from .config import ConfigError
 
 LEVELS = (0.5, 0.9)
 RELATIVE = {0.9}  # levels read as a share of the fitted plateau, not as exact match
+AXIS_NAMES = {"n_instructions": "I", "skew": "a"}
 MIN_RISE = 0.1  # a fitted rise smaller than this is no transition
-COLUMNS = ["arm", "level", "I_estimate", "I_ci_low", "I_ci_high", "n_runs", "n_seeds", "status",
+COLUMNS = ["arm", "axis", "level", "I_estimate", "I_ci_low", "I_ci_high", "n_runs", "n_seeds", "status",
            "floor", "plateau"]
 
 
@@ -82,19 +83,20 @@ def crossing(theta, level: float) -> float:
     return theta[2] + logit((y - f) / (c - f)) / np.exp(theta[3])
 
 
-def _check(runs: pd.DataFrame) -> None:
+def _check(runs: pd.DataFrame, axis: str) -> None:
     if runs.empty or runs["seed"].nunique() == 0:
         raise ConfigError("seeds: no runs to fit a transition to")
-    if runs["n_instructions"].nunique() < 3:
-        raise ConfigError(f"n_instructions: a transition needs runs at >= 3 values of I "
-                          f"(got {sorted(runs['n_instructions'].unique())})")
+    if runs[axis].nunique() < 3:
+        raise ConfigError(f"{axis}: a transition needs runs at >= 3 of its values "
+                          f"(got {sorted(runs[axis].unique())})")
 
 
-def fit_arm(runs: pd.DataFrame, replicates: int = 1000, seed: int = 0):
-    """(x, k, n, theta, bootstrap thetas) of one arm's runs (columns n_instructions, seed,
-    exact_match, n): what both the table and the figure's band are made of."""
-    _check(runs)
-    x = np.log10(runs["n_instructions"].to_numpy(float))
+def fit_arm(runs: pd.DataFrame, replicates: int = 1000, seed: int = 0, axis: str = "n_instructions"):
+    """(x, k, n, theta, bootstrap thetas) of one arm's runs (columns ``axis``, seed,
+    exact_match, n): what both the table and the figure's band are made of. The axis is I,
+    or another whose log the accuracy rises with (E3: the skew's shape a)."""
+    _check(runs, axis)
+    x = np.log10(runs[axis].to_numpy(float))
     n = runs["n"].to_numpy(float)
     k = np.round(runs["exact_match"].to_numpy(float) * n)
     theta = fit(x, k, n)
@@ -108,15 +110,16 @@ def band(boot, theta, xs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _curve(theta, xs)[0], low, high
 
 
-def transition(runs: pd.DataFrame, replicates: int = 1000, seed: int = 0) -> list[dict]:
-    """One row per level for one arm's runs (columns n_instructions, seed, exact_match, n)."""
-    x, k, n, theta, boot = fit_arm(runs, replicates, seed)
+def transition(runs: pd.DataFrame, replicates: int = 1000, seed: int = 0,
+               axis: str = "n_instructions") -> list[dict]:
+    """One row per level for one arm's runs (columns ``axis``, seed, exact_match, n)."""
+    x, k, n, theta, boot = fit_arm(runs, replicates, seed, axis)
     means = pd.Series(k / n).groupby(x).mean()
     f, c = floor_plateau(theta)
     rows = []
     for level in LEVELS:
         y = level * c if level in RELATIVE else level
-        row = {"level": level, "n_runs": len(runs), "n_seeds": runs["seed"].nunique(),
+        row = {"axis": axis, "level": level, "n_runs": len(runs), "n_seeds": runs["seed"].nunique(),
                "floor": round(f, 4), "plateau": round(c, 4), "I_estimate": np.nan,
                "I_ci_low": np.nan, "I_ci_high": np.nan}
         if c - f < MIN_RISE or (means < y).all():
@@ -180,21 +183,25 @@ def arms(runs: pd.DataFrame, by=None):
 
 
 def thresholds_table(df: pd.DataFrame, split: str = "unseen", by=None, replicates: int = 1000,
-                     seed: int = 0, strict: bool = True) -> pd.DataFrame:
+                     seed: int = 0, strict: bool = True, axis: str = "n_instructions") -> pd.DataFrame:
     """The fitted thresholds of a study's summary (study.collect) on one split, one arm per
-    value of ``by`` (a column or a list of them; None: one arm, "all"). An arm that cannot
-    be fitted (runs at fewer than 3 values of I) raises one ConfigError line, or with
+    value of ``by`` (a column or a list of them; None: one arm, "all"), along ``axis`` (its
+    numeric values: E3's "uniform" is no point on the skew axis). An arm that cannot be
+    fitted (runs at fewer than 3 values) raises one ConfigError line, or with
     ``strict=False`` (a sweep's sub-grid) gets rows whose status says why."""
     d = df[df["split"] == split] if len(df) else df
+    if len(d):
+        d = d.assign(**{axis: pd.to_numeric(d[axis], errors="coerce")}).dropna(subset=[axis])
     if d.empty:
         raise ConfigError(f"split: no runs with split {split!r} to fit a transition to")
     rows = []
     for label, runs in arms(d, by):
         try:
-            rows += [{"arm": label, **row} for row in transition(runs, replicates, seed)]
+            rows += [{"arm": label, **row} for row in transition(runs, replicates, seed, axis)]
         except ConfigError:
             if strict:
                 raise
-            rows += [{"arm": label, "level": level, "n_runs": len(runs), "n_seeds": runs["seed"].nunique(),
-                      "status": "fewer than 3 I"} for level in LEVELS]
+            rows += [{"arm": label, "axis": axis, "level": level, "n_runs": len(runs),
+                      "n_seeds": runs["seed"].nunique(), "status": f"fewer than 3 {AXIS_NAMES.get(axis, axis)}"}
+                     for level in LEVELS]
     return pd.DataFrame(rows, columns=COLUMNS)

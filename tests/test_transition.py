@@ -100,15 +100,17 @@ def test_committed_thresholds_are_fitted_from_the_records(name, study, monkeypat
     from rewritelib.study import collect
 
     monkeypatch.setenv("REWRITELIB_RUNS", str(RUNS))
-    split, by = get(name).transition
-    fresh = thresholds_table(collect(study), split, by, strict=False)
+    from rewritelib.experiments import transition_args
+
+    split, by, axis = transition_args(get(name))
+    fresh = thresholds_table(collect(study), split, by, strict=False, axis=axis)
     committed = pd.read_csv(RUNS / study / "thresholds.csv")
     pd.testing.assert_frame_equal(committed, pd.read_csv(io.StringIO(fresh.to_csv(index=False))))
 
 
 def test_every_study_with_a_transition_has_its_thresholds_committed():
     assert {s.values[1] for s in committed()} >= {"diversity", "diversity-long", "noop", "noop-control",
-                                                  "families", "occurrences", "pretrained"}
+                                                  "skew", "families", "occurrences", "pretrained"}
 
 
 def test_the_ratio_of_two_thresholds_covers_the_true_one():
@@ -119,3 +121,15 @@ def test_the_ratio_of_two_thresholds_covers_the_true_one():
     moved = FLOOR + (PLATEAU - FLOOR) * expit(SLOPE * (np.log10(GRID) - MIDDLE - np.log10(2)))
     r = ratio(simulated_study(rng, curve=moved), simulated_study(rng), replicates=200)
     assert r["ci_low"] <= 2 <= r["ci_high"] and r["ci_low"] > 1 and r["ratio"] == pytest.approx(2, rel=0.15)
+
+
+def test_comparisons_answer_with_intervals_or_say_why_not(monkeypatch, tmp_path):
+    from rewritelib.comparisons import comparisons_table
+
+    monkeypatch.setenv("REWRITELIB_RUNS", str(RUNS))
+    e6 = comparisons_table(["E6"], "cpu", replicates=100).set_index("comparison")
+    plain = e6.loc["E6: scratch / pretrained, plain"]  # the README's resolved comparison
+    assert plain["resolved"] and plain["ci_low"] > 1 and plain["note"] == ""
+    monkeypatch.setenv("REWRITELIB_RUNS", str(tmp_path))  # nothing run: one line each, no error
+    missing = comparisons_table(["E1", "E2"], "tiny", levels=(0.5, 0.9))
+    assert len(missing) == 10 and missing["note"].str.startswith("study: no finished runs in ").all()
