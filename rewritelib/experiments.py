@@ -41,7 +41,7 @@ class Experiment:
     figure: Callable | None = None  # (summary DataFrame, path) -> Figure
     tables: Callable | None = None  # (summary DataFrame, study) -> {title: DataFrame}
     # the fitted transition (transition.py): (split, arm columns or None[, axis: default I]),
-    # written to thresholds.csv; None where no axis has 3 values (E2-reads, E6-budget)
+    # written to thresholds.csv (E2-reads and E6-budget run one I: their rows say so)
     transition: tuple | None = None
 
     def grid(self, scale: str, **overrides) -> dict[str, list]:
@@ -210,7 +210,7 @@ EXPERIMENTS = {e.name: e for e in [
         train={scale: {"max_steps": round(recipe(scale, "scratch")["max_steps"]
                                           * E2_HAS_OP_SHARE / (1 - E2_READS_NOOP_SHARE))}
                for scale in ("tiny", "cpu")},
-        tables=_e2_reads_tables),
+        tables=_e2_reads_tables, transition=("has_op", "noop_fraction")),
     Experiment("E3", "skew", "power-law skew of the budget over the rules", {
         "tiny": {"n_instructions": [8, 32], "skew": ["uniform", 0.5]},
         "cpu": {"n_instructions": [512, 5120], "skew": ["uniform", 2, 1, 0.5, 0.2, 0.1, 0.03]},
@@ -290,7 +290,8 @@ EXPERIMENTS = {e.name: e for e in [
         # gives the budget and the skew a skill to take away
         train={**{scale: {"model": "pretrained"} for scale in SCALES},
                "cpu": {"model": "pretrained", "max_steps": 400}},
-        figure=plots.e6_budget_figure, tables=_e6_budget_tables),
+        figure=plots.e6_budget_figure, tables=_e6_budget_tables,
+        transition=("has_op", ["budget", "skew"])),
 ]}
 
 
@@ -337,7 +338,9 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
         what = {"unseen": "unseen rules", "has_op": "unseen has-op inputs"}.get(split, split)
         tables[f"threshold on {what} (fitted: I at 50% and at 90% of the plateau, 95% bootstrap "
                "interval over seeds; thresholds.csv)"] = table
-        plots.transition_figure(df, split, by, table, path=runs_root() / study / "transition.png", axis=axis)
+        if not table["status"].str.startswith("fewer than").all():  # a figure of points alone: none
+            plots.transition_figure(df, split, by, table, path=runs_root() / study / "transition.png",
+                                    axis=axis)
     thresholds = runs_root() / study / "thresholds.csv" if exp.transition is not None and len(df) else None
     return {"study": study, "summary": df, "csv": csv, "figure": figure, "tables": tables,
             "thresholds": thresholds, "statuses": statuses, "failed": failures(study)}

@@ -109,8 +109,10 @@ def test_committed_thresholds_are_fitted_from_the_records(name, study, monkeypat
 
 
 def test_every_study_with_a_transition_has_its_thresholds_committed():
-    assert {s.values[1] for s in committed()} >= {"diversity", "diversity-long", "noop", "noop-control",
-                                                  "skew", "families", "occurrences", "pretrained"}
+    studies = {s.values[1] for s in committed()}
+    assert studies == {p.parent.name for p in RUNS.glob("*/summary.csv")}  # every committed study
+    assert studies >= {"diversity", "diversity-long", "noop", "noop-control", "noop-reads", "skew",
+                       "families", "occurrences", "pretrained", "pretrained-budget"}
 
 
 def test_the_ratio_of_two_thresholds_covers_the_true_one():
