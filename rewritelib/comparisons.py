@@ -36,10 +36,14 @@ COMPARISONS = [
 ]
 
 
-def arm(study: str, split: str, where: dict, scale: str = "cpu") -> pd.DataFrame:
-    """One arm's runs: a study's rows of one split where the columns hold these values."""
+def arm(study: str, split: str, where: dict, scale: str = "cpu", summaries=None) -> pd.DataFrame:
+    """One arm's runs: a study's rows of one split where the columns hold these values
+    (``summaries``: the studies already collected, by name, so each is read once)."""
     name = study_name(study, scale)
-    d = collect(name)
+    summaries = {} if summaries is None else summaries
+    if name not in summaries:
+        summaries[name] = collect(name)
+    d = summaries[name]
     if d.empty:
         raise ConfigError(f"study: no finished runs in {name}")
     d = d[d["split"] == split]
@@ -52,14 +56,14 @@ def comparisons_table(experiments=None, scale: str = "cpu", levels=(0.5,), repli
                       seed: int = 0) -> pd.DataFrame:
     """The comparisons of these experiments (None: all) at a scale, one row per level; a
     comparison whose arms are not run, or cannot be fitted, says why in ``note``."""
-    rows = []
+    rows, summaries = [], {}
     for experiment, question, a, b in COMPARISONS:
         if experiments is not None and experiment not in experiments:
             continue
         for level in levels:
             row = {"comparison": question, "level": level}
             try:
-                r = ratio(arm(*a, scale), arm(*b, scale), level, replicates, seed)
+                r = ratio(arm(*a, scale, summaries), arm(*b, scale, summaries), level, replicates, seed)
                 row.update(r, resolved=not r["ci_low"] <= 1 <= r["ci_high"], note="")
             except ConfigError as e:  # not run at this scale, or fewer than 3 values of I
                 row.update(ratio=np.nan, ci_low=np.nan, ci_high=np.nan, resolved=None, note=str(e))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import product
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -330,18 +331,19 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
         figure = runs_root() / study / f"{name.lower()}.png"
         exp.figure(df, path=figure)
     tables = exp.tables(df, study) if exp.tables is not None and len(df) else {}
+    thresholds = None
     if exp.transition is not None and len(df):
         # the fitted thresholds replace the first-I-past-the-level tables of exp.tables
         tables = {t: v for t, v in tables.items() if not t.startswith("threshold")}
         split, by, axis = transition_args(exp)
         table = write_thresholds(exp, study, df)
+        thresholds = runs_root() / study / "thresholds.csv"
         what = {"unseen": "unseen rules", "has_op": "unseen has-op inputs"}.get(split, split)
         tables[f"threshold on {what} (fitted: I at 50% and at 90% of the plateau, 95% bootstrap "
                "interval over seeds; thresholds.csv)"] = table
         if not table["status"].str.startswith("fewer than").all():  # a figure of points alone: none
             plots.transition_figure(df, split, by, table, path=runs_root() / study / "transition.png",
                                     axis=axis)
-    thresholds = runs_root() / study / "thresholds.csv" if exp.transition is not None and len(df) else None
     return {"study": study, "summary": df, "csv": csv, "figure": figure, "tables": tables,
             "thresholds": thresholds, "statuses": statuses, "failed": failures(study)}
 
@@ -377,8 +379,11 @@ def report(result: dict) -> None:
     """What a notebook shows after ``run``: where the records are, the tables, failures."""
     from IPython.display import display
 
-    print(f"table: {result['csv']}" + (f" | figure: {result['figure']}" if result["figure"] else "")
-          + (f" | thresholds: {result['thresholds']}" if result.get("thresholds") else ""))
+    # paths under the runs folder, not this machine's: a stored notebook shows them too
+    where = {k: Path(result[k]).relative_to(runs_root()) for k in ("csv", "figure", "thresholds")
+             if result.get(k)}
+    print(" | ".join(f"{label}: {where[k]}" for k, label in
+                     (("csv", "table"), ("figure", "figure"), ("thresholds", "thresholds")) if k in where))
     for title, table in result["tables"].items():
         print(title)
         display(table)

@@ -328,3 +328,15 @@ def test_accuracy_table_reads_mean_sd_and_seeds():
     assert list(t.index) == ["uniform", "0.5"] and t.loc["uniform", 64] == "0.600 ± 0.141 (2)"  # I stays a number
     md = markdown(t).splitlines()
     assert md[0] == "| skew | 64 |" and md[2] == "| uniform | 0.600 ± 0.141 (2) |"
+
+
+def test_stored_notebooks_print_no_machine_paths_or_live_addresses():
+    """What a reader sees in a stored notebook holds on any machine: runs folders relative to
+    the runs root (report()), no temporary folders, no address of a Dask dashboard long gone."""
+    import re
+
+    machine = re.compile(r"/(tmp|root|home|work)/|https?://(127\.0\.0\.1|localhost)[:/]")
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        nb = json.loads(path.read_text())
+        shown = outputs(nb) + json.dumps(nb["metadata"].get("papermill", {}))
+        assert not machine.search(shown), (path.name, machine.search(shown).group())
