@@ -25,7 +25,7 @@ from . import plots
 from .config import ConfigError
 from .scales import DEFAULT_PRETRAINED, SCALES, SEEDS, check_scale, recipe
 from .study import (accuracy_table, by_occurrence, by_test_rule, collect, failures, run_sweep, runs_root,
-                    study_name, thresholds, write_summary)
+                    study_name, write_summary)
 
 MIXED_OCCURRENCES = (1, 5, 10, 15, 20)
 LETTERS_AND_DIGITS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -67,16 +67,12 @@ class Experiment:
 
 def _e1_tables(df, study):
     return {"exact match (mean ± sd (seeds))":
-            pd.concat([accuracy_table(df, s) for s in ("seen", "unseen")], axis=1),
-            "threshold": thresholds(df)}
+            pd.concat([accuracy_table(df, s) for s in ("seen", "unseen")], axis=1)}
 
 
 def _e2_tables(df, study):
-    out = {f"{split}, by no-op share": accuracy_table(df, split, columns="noop_fraction")
-           for split in ("unseen", "has_op")}
-    # on has-op inputs: no-ops in the test set would pass 50% by copying alone
-    out["threshold on has-op inputs"] = thresholds(df, split="has_op", by="noop_fraction")
-    return out
+    return {f"{split}, by no-op share": accuracy_table(df, split, columns="noop_fraction")
+            for split in ("unseen", "has_op")}
 
 
 def _beside_e2(df: pd.DataFrame, own: str, others: list[str], steps: bool = False) -> pd.DataFrame:
@@ -96,8 +92,7 @@ def _beside_e2(df: pd.DataFrame, own: str, others: list[str], steps: bool = Fals
 def _e2_control_tables(df, study):
     both = _beside_e2(df, "noop-control", ["noop"])
     return {"unseen has-op inputs: E2 (no-ops in the budget) beside the control (on top)":
-            accuracy_table(both, "has_op", columns="arm"),
-            "threshold on has-op inputs": thresholds(both, split="has_op", by="arm")}
+            accuracy_table(both, "has_op", columns="arm")}
 
 
 def _e2_control_figure(df, path=None):
@@ -129,8 +124,7 @@ def _e6_tables(df, study):
     rows = ["model", "encrypt"]
     return {"unseen has-op inputs (the rule must act), model x cipher by I":
             accuracy_table(df, "has_op", index=rows, columns="n_instructions"),
-            "unseen no-op inputs (copying is right)": accuracy_table(df, "noop", index=rows, columns="n_instructions"),
-            "threshold on unseen has-op inputs": thresholds(df, split="has_op", by=rows)}
+            "unseen no-op inputs (copying is right)": accuracy_table(df, "noop", index=rows, columns="n_instructions")}
 
 
 def _e6_budget_tables(df, study):
@@ -333,8 +327,6 @@ def run(name: str, scale: str, seeds=None, grid: dict | None = None, train: dict
     tables = exp.tables(df, study) if exp.tables is not None and len(df) else {}
     thresholds = None
     if exp.transition is not None and len(df):
-        # the fitted thresholds replace the first-I-past-the-level tables of exp.tables
-        tables = {t: v for t, v in tables.items() if not t.startswith("threshold")}
         split, by, axis = transition_args(exp)
         table = write_thresholds(exp, study, df)
         thresholds = runs_root() / study / "thresholds.csv"
@@ -380,8 +372,7 @@ def report(result: dict) -> None:
     from IPython.display import display
 
     # paths under the runs folder, not this machine's: a stored notebook shows them too
-    where = {k: Path(result[k]).relative_to(runs_root()) for k in ("csv", "figure", "thresholds")
-             if result.get(k)}
+    where = {k: _shown(result[k]) for k in ("csv", "figure", "thresholds") if result.get(k)}
     print(" | ".join(f"{label}: {where[k]}" for k, label in
                      (("csv", "table"), ("figure", "figure"), ("thresholds", "thresholds")) if k in where))
     for title, table in result["tables"].items():
@@ -391,6 +382,12 @@ def report(result: dict) -> None:
         print("failed:", f["run_id"], f["error"])
     if result["failed"]:  # after the tables of the runs that did finish
         raise SweepFailed(result)
+
+
+def _shown(path) -> Path:
+    """A path under the runs folder relative to it (what holds on any machine), else as given."""
+    path = Path(path)
+    return path.relative_to(runs_root()) if path.is_relative_to(runs_root()) else path
 
 
 class SweepFailed(RuntimeError):
