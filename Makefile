@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup study test browser lab bench clean
+.PHONY: setup study test browser lab report chapters bench clean
 
 setup: $(STAMP)
 
@@ -35,14 +35,19 @@ study: setup
 	@echo "table:  $(RUNS)/diversity/summary.csv"
 	@echo "figure: $(RUNS)/diversity/e1.png"
 
-# Unit tests, then every notebook through nbval, then the widgets in JupyterLab in headless
-# Chromium (tests/browser). The tests see a fresh machine: the SmolLM2 cache, Hugging Face's
-# and matplotlib's start empty in a temporary folder (removed afterwards), so no test leans
-# on what an earlier run left in the home folder. The notebook tests leave their tiny sweeps
-# in $$tmp/runs (REWRITELIB_SHARED_RUNS), where nbval and the browser test, running the same
-# notebooks, find them done. The unit tests run in TEST_WORKERS processes (pytest-xdist),
-# each torch at one thread: two 2-thread torch processes on 2 cores would spin against each
-# other; much of a test is a kernel starting or a Dask cluster waiting, which another fills.
+# Unit tests (the notebooks run at tiny through papermill among them), then the stored
+# chapters through nbval, then JupyterLab's widgets and the HTML report in headless Chromium
+# (tests/browser). The tests see a fresh machine: the SmolLM2 cache, Hugging Face's and
+# matplotlib's start empty in a temporary folder (removed afterwards), so no test leans on
+# what an earlier run left in the home folder. The unit tests run in TEST_WORKERS processes
+# (pytest-xdist), each torch at one thread: two 2-thread torch processes on 2 cores would
+# spin against each other; much of a test is a kernel starting or a Dask cluster waiting.
+# nbval executes each stored chapter (the cpu study) over a copy of the committed records,
+# with records only (a missing record fails in one line, nothing trains), and compares every
+# output with the stored one: a stored table the records no longer give fails the test; the
+# tables and figures it redraws there must be byte for byte the committed ones (diff).
+# The notebook tests leave their tiny sweeps in $$tmp/runs (REWRITELIB_SHARED_RUNS), where
+# the browser test, running the same notebooks at tiny, finds them done.
 TEST_WORKERS ?= 2
 test: setup browser
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
@@ -50,8 +55,11 @@ test: setup browser
 		REWRITELIB_SHARED_RUNS=$$tmp/runs && \
 	set -x && \
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --durations=15 && \
-	REWRITELIB_RUNS=$$tmp/runs $(PY) -m pytest --nbval-lax notebooks \
+	cp -r papermill_runs $$tmp/committed && \
+	REWRITELIB_RUNS=$$tmp/committed REWRITELIB_RECORDS_ONLY=1 OMP_NUM_THREADS=1 $(PY) -m pytest \
+		-n $(TEST_WORKERS) --dist loadfile --nbval notebooks \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider && \
+	diff -rq papermill_runs $$tmp/committed && \
 	REWRITELIB_RUNS=$$tmp/runs $(PY) -m pytest tests/browser -m browser -p no:cacheprovider
 
 # The browser test drives JupyterLab in Debian's Chromium and ChromeDriver (a downloaded
@@ -77,8 +85,18 @@ LAB_ARGS ?=
 lab: setup
 	cd notebooks && ../$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# The stored chapters as a static HTML site, report/index.html and a page per chapter, as
+# stored (nothing re-runs: seconds; figures embedded, no network needed to read it).
+report: setup
+	$(PY) -m rewritelib.report --out report
+
+# Re-execute the stored chapters in place over the committed records (nothing trains: a
+# missing record fails in one line): after a sweep adds records, or a chapter's code changes.
+chapters: setup
+	$(PY) -m rewritelib.chapters
+
 bench: setup
 	$(PY) benchmarks/bench_data.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) runs report .pytest_cache .hypothesis

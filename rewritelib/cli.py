@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from .compare import HELP as COMPARE_HELP, TOLERANCE, main as compare_main
 from .config import FAMILIES, ConfigError, DataConfig
 from .scales import ARCHS, SCALES
 
@@ -191,6 +192,21 @@ def run_sweep_cli(args) -> int:
     return 0
 
 
+def add_compare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", metavar="A", help="a runs folder (<study>/<run id>/result.json) or a "
+                   "study folder (<run id>/result.json), e.g. runs/fresh")
+    p.add_argument("b", metavar="B", help="the same for the records to compare with, e.g. papermill_runs")
+    p.add_argument("--tolerance", type=float, default=TOLERANCE,
+                   help="largest absolute difference of each exact-match metric that still "
+                        f"matches (default: {TOLERANCE}, see above; 0: equal to the digit)")
+    p.add_argument("--study", nargs="+", action="extend", default=None, metavar="NAME",
+                   help="only these studies (repeatable)")
+
+
+def run_compare_cli(args) -> int:
+    return compare_main(args.a, args.b, args.tolerance, args.study)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="rewritelib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -203,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="run an experiment's grid through papermill")
     add_sweep_args(sweep)
     sweep.set_defaults(func=run_sweep_cli)
+    compare = sub.add_parser("compare", help="check a reproduction: the runs two folders share, "
+                             "metric by metric", description=COMPARE_HELP)
+    add_compare_args(compare)
+    compare.set_defaults(func=run_compare_cli)
     return parser
 
 

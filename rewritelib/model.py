@@ -149,6 +149,17 @@ def load_pretrained(name: str = DEFAULT_PRETRAINED):
                                           AutoTokenizer.from_pretrained(n)), name)
 
 
+def load_tokenizer(name: str = DEFAULT_PRETRAINED):
+    """The pretrained model's tokenizer alone (seconds; the weights are not read)."""
+    from transformers import AutoTokenizer
+
+    _quiet_transformers()
+    if name == DEFAULT_PRETRAINED:
+        folder, gguf = smollm2_location()
+        return AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    return _from_hub_or_folder(AutoTokenizer.from_pretrained, name)
+
+
 def pretrained_config(name: str = DEFAULT_PRETRAINED):
     """The model's configuration alone, from the GGUF's metadata or ``config.json``: no
     weights are read, so a LoRA setting is checked in seconds, not after a ~20 s load."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 from .budget import effective_rules
-from .config import DataConfig
+from .config import ConfigError, DataConfig
 from .dataset import build_dataset, rules_of, train_counts, write_dataset
 from .folders import check_out_dir
 from .presets import run_settings, training_overrides
@@ -43,6 +43,19 @@ def study_name(base: str, preset: str) -> str:
 def runs_root() -> Path:
     """Where sweeps write: papermill_runs/ of the checkout, or $REWRITELIB_RUNS (tests)."""
     return Path(os.environ.get("REWRITELIB_RUNS", ROOT / "papermill_runs")).absolute()
+
+
+RECORDS_ONLY = "REWRITELIB_RECORDS_ONLY"
+
+
+def need_training(study: str, run_ids: list[str]) -> None:
+    """Refuse to train when $REWRITELIB_RECORDS_ONLY is set (nbval checking the stored
+    notebooks against the committed records): a missing record is one line, not an hour
+    of training that would then be compared with nothing."""
+    if run_ids and os.environ.get(RECORDS_ONLY, "") not in ("", "0"):
+        more = f" and {len(run_ids) - 3} more" if len(run_ids) > 3 else ""
+        raise ConfigError(f"{RECORDS_ONLY}: {study} has no record of {len(run_ids)} run(s) "
+                          f"({', '.join(run_ids[:3])}{more}) under {runs_root()}; unset it to train them")
 
 
 # Short names of the grid axes in run ids; any other axis appears under its own name.
@@ -70,23 +83,27 @@ def run_id(point: dict, seed: int) -> str:
 
 def train_one(preset: str, n_instructions: int, seed: int = 0, noop_fraction=None,
               skew="uniform", run_dir: str | Path | None = None, data_overrides=None,
-              train_overrides=None, progress: bool = True, reuse: bool = False) -> dict:
+              train_overrides=None, progress: bool = True, reuse: bool = False,
+              weights: bool = False) -> dict:
     """Build the data of one grid point (in a temporary folder: data is cheap to rebuild
-    and large), train and evaluate; returns the result record written to run_dir. With
-    ``reuse``, a run_dir that this very call already finished (the same command in its
-    record, its weights beside it) is not trained again: its record is returned."""
+    and large), train and evaluate; returns the result record written to run_dir (a
+    relative run_dir lies under the runs folder). With ``reuse``, a run_dir that already
+    holds a finished run of this very point (the same data and recipe in its record) is not
+    trained again: its record is returned; with ``weights`` too, only if they were kept
+    (git keeps the records, not the weights)."""
     from .run import RunConfig, run
 
     cfg, train_kw = check_point(preset, n_instructions, seed, noop_fraction, skew,
                                 data_overrides, train_overrides)
     point = {"n_instructions": n_instructions, "noop_fraction": noop_fraction, "skew": skew,
              **(data_overrides or {})}
-    run_dir = Path(run_dir or runs_root() / "single" / run_id(point, seed))
+    run_dir = runs_root() / (run_dir or Path("single") / run_id(point, seed))  # an absolute one stays
+    if reuse and (done := _same_run(run_dir, cfg, train_kw, weights)):
+        return done
+    need_training(run_dir.parent.name, [run_dir.name])
     command = (f"train_one(preset={preset!r}, n_instructions={n_instructions}, seed={seed}, "
                f"noop_fraction={noop_fraction!r}, skew={skew!r}, data_overrides={data_overrides!r}, "
                f"train_overrides={train_overrides!r})")
-    if reuse and (done := _same_run(run_dir, command)):
-        return done
     check_out_dir(run_dir, True, "run")  # a foreign folder is refused before any work
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = write_dataset(build_dataset(cfg), Path(tmp) / "data")
@@ -98,12 +115,29 @@ def train_one(preset: str, n_instructions: int, seed: int = 0, noop_fraction=Non
     return result
 
 
-def _same_run(run_dir: Path, command: str) -> dict | None:
-    """The record of run_dir if it finished ``command`` and kept its weights, else None."""
-    if not finished(run_dir) or not any((run_dir / w).is_dir() for w in ("model", "adapter")):
+def _same_run(run_dir: Path, cfg: DataConfig, train_kw: dict, weights: bool) -> dict | None:
+    """The record of run_dir if it finished this data and recipe (and kept its weights, when
+    asked), else None. Compared setting by setting, not by the command that made it: a
+    sweep's run and a notebook's are the same run."""
+    from .run import RunConfig
+
+    if not finished(run_dir) or (weights and not any(run_dir.glob("*/*.safetensors"))):
         return None
     result = read_record(run_dir / "result.json")
-    return result if result["run_info"]["command"] == command else None
+    recipe = RunConfig.from_args(data=".", out=".", **train_kw).to_dict()
+    for path in ("data", "out", "overwrite"):  # where, not what
+        recipe.pop(path)
+    info = result["run_info"]
+    return result if _agrees(info["data_spec"], cfg.to_dict()) and _agrees(info["params"], recipe) else None
+
+
+def _agrees(recorded, wanted) -> bool:
+    """Every setting both name is equal. A setting the record lacks (added since, its
+    default the old behaviour) agrees, as does one the recipe leaves None (decided at run
+    time, e.g. compile on CUDA only)."""
+    if isinstance(recorded, dict) and isinstance(wanted, dict):
+        return all(_agrees(recorded[k], wanted[k]) for k in recorded.keys() & wanted.keys())
+    return wanted is None or json.loads(json.dumps(recorded)) == json.loads(json.dumps(wanted))
 
 
 def check_point(preset: str, n_instructions: int, seed: int = 0, noop_fraction=None,
@@ -148,6 +182,7 @@ def run_sweep(study: str, points: list[dict], seeds, preset: str, notebook: str 
             todo[run_dir] = json.loads(json.dumps({
                 **extra, "n_instructions": point["n_instructions"], "seed": seed,
                 "data_overrides": data, "train_overrides": train, "preset": preset, "progress": False}))
+    need_training(study, [run_dir.name for run_dir in todo])
     if todo:
         ran = execute_all(notebook, list(todo.items()), scheduler, workers, threads, progress,
                           desc=study, done=len(statuses))

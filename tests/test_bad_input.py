@@ -520,3 +520,47 @@ def test_a_tokenizer_that_cannot_spell_the_letters_is_one_line(tmp_path, inputs,
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith("rewritelib train: error: presentation: ' ") and "--presentation plain" in err
     assert tree(tmp_path, inputs["good"]) == before
+
+
+# --- python -m rewritelib compare A B: folders and records ------------------------------
+
+RECORD = Path(__file__).resolve().parents[1] / "papermill_runs/diversity/I0008-skewuniform-s0/result.json"
+
+
+def _runs(tmp, name, run="I0008-skewuniform-s0", text=None):
+    """A runs folder with one copy of a committed record (or ``text`` as its result.json)."""
+    (tmp / name / "diversity" / run).mkdir(parents=True)
+    (tmp / name / "diversity" / run / "result.json").write_text(text or RECORD.read_text())
+    return str(tmp / name)
+
+
+COMPARE = [  # (id, setup(tmp) -> argv after "compare", the word the one line must name)
+    ("missing-a", lambda t: [str(t / "nowhere"), _runs(t, "b")], "A: "),
+    ("missing-b", lambda t: [_runs(t, "a"), str(t / "nowhere")], "B: "),
+    ("a-file", lambda t: [str(_file(t)), _runs(t, "b")], "not a folder"),
+    ("a-run-folder", lambda t: [_runs(t, "a") + "/diversity/I0008-skewuniform-s0", _runs(t, "b")],
+     "run folder"),
+    ("no-shared-runs", lambda t: [_runs(t, "a"), _runs(t, "b", run="I0064-skewuniform-s0")],
+     "no shared runs"),
+    ("empty-folders", lambda t: [str(_foreign(t)), _runs(t, "b")], "no shared runs"),
+    ("damaged", lambda t: [_runs(t, "a"), _runs(t, "b", text=RECORD.read_text()[:100])],
+     "b/diversity/I0008-skewuniform-s0/result.json: damaged record"),
+    ("empty-record", lambda t: [_runs(t, "a", text=" "), _runs(t, "b")], "result.json: damaged"),
+    ("tolerance-negative", lambda t: [_runs(t, "a"), _runs(t, "b"), "--tolerance", "-0.01"], "tolerance"),
+    ("tolerance-nan", lambda t: [_runs(t, "a"), _runs(t, "b"), "--tolerance", "nan"], "tolerance"),
+    ("tolerance-above-1", lambda t: [_runs(t, "a"), _runs(t, "b"), "--tolerance", "2"], "tolerance"),
+    ("tolerance-text", lambda t: [_runs(t, "a"), _runs(t, "b"), "--tolerance", "x"], "--tolerance"),
+    ("unknown-study", lambda t: [_runs(t, "a"), _runs(t, "b"), "--study", "bogus"], "study"),
+    ("one-folder", lambda t: [_runs(t, "a")], "B"),
+]
+
+
+@pytest.mark.parametrize("name,setup,param", COMPARE, ids=[c[0] for c in COMPARE])
+def test_compare_bad_input(name, setup, param, tmp_path, capsys):
+    argv = ["compare", *setup(tmp_path)]
+    before = tree(tmp_path)
+    code, err = run_cli(argv, capsys)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and param in lines[0] and "Traceback" not in err, err
+    assert tree(tmp_path) == before

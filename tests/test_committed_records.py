@@ -47,7 +47,7 @@ def test_committed_cpu_grid_has_three_seeds_everywhere(name, monkeypatch):
 
 
 def test_e2_reads_table_sets_the_second_control_beside_e2_and_the_first(monkeypatch):
-    """The README's E2-reads table: one column per arm, at the I the second control ran, each
+    """Notebook 03's E2-reads table: one column per arm, at the I the second control ran, each
     with 3 seeds; the arms differ in the share, where the no-ops sit, or the steps."""
     from rewritelib.experiments import _e2_reads_tables
 

@@ -5,6 +5,7 @@ import os
 import pytest
 import torch
 
+from rewritelib.config import ConfigError
 from rewritelib.encoding import HFEncoder
 from rewritelib.evaluate import target_logits, batch_tensors
 from rewritelib.examples import read_data_dir
@@ -103,7 +104,7 @@ def test_a_damaged_cache_is_dropped_and_rebuilt_from_the_gguf(tmp_path, monkeypa
 
 
 def test_a_run_adapter_loads_with_plain_peft_and_reproduces_the_run(tmp_path):
-    """What the README shows: the base from the GGUF with plain transformers, the run's
+    """What docs/records.md shows: the base from the GGUF with plain transformers, the run's
     adapter with plain PEFT; the adapter names the hub id, the record the GGUF and its sha256."""
     import json
 
@@ -143,3 +144,37 @@ def test_a_run_adapter_loads_with_plain_peft_and_reproduces_the_run(tmp_path):
     ids, mask = batch_tensors(enc, torch.arange(8).numpy(), "cpu")
     with torch.no_grad():
         assert torch.equal(target_logits(model, ids, mask)[0], target_logits(ours, ids, mask)[0])
+
+
+def test_anatomy_of_the_skeleton_is_that_of_the_model(smollm2):
+    """Notebook 06 counts LoRA's parameters on the meta-device skeleton (no weight read):
+    the same table as on the loaded model."""
+    from rewritelib.lora import anatomy
+    from rewritelib.model import skeleton
+
+    on_meta = anatomy(add_lora(skeleton("smollm2"), rank=4, alpha=8, dropout=0.0, seed=0))
+    loaded = anatomy(add_lora(load_pretrained("smollm2")[0], rank=4, alpha=8, dropout=0.0, seed=0))
+    assert on_meta.equals(loaded)
+
+
+def test_before_after_is_recorded_then_read_without_training(tmp_path, monkeypatch):
+    """The demo's run writes what it showed beside its record; run again with records only
+    (nbval; a fresh clone has no weights) it reads that and trains nothing. A before_after.json
+    of an earlier run of that folder is not this run's: the table is computed anew."""
+    import json
+
+    from rewritelib.lora import before_after
+
+    monkeypatch.setenv("REWRITELIB_RUNS", str(tmp_path))
+    table, result = before_after("tiny", 4, n_examples=3, train_overrides={"max_steps": 2}, progress=False)
+    assert len(table) == 3 and set(table["expected"]) != set(table["input"])  # has-op: the rule acts
+    (shown,) = tmp_path.glob("lora-demo-tiny/*/before_after.json")
+    for weights in shown.parent.glob("adapter/*.safetensors"):
+        weights.unlink()  # as in git
+    monkeypatch.setenv("REWRITELIB_RECORDS_ONLY", "1")
+    again, record = before_after("tiny", 4, n_examples=3, train_overrides={"max_steps": 2}, progress=False)
+    assert again.equals(table) and record == result
+    stale = json.loads(shown.read_text())
+    shown.write_text(json.dumps({**stale, "run_start": "another run"}))
+    with pytest.raises(ConfigError, match="REWRITELIB_RECORDS_ONLY"):  # would need the weights
+        before_after("tiny", 4, n_examples=3, train_overrides={"max_steps": 2}, progress=False)

@@ -7,6 +7,7 @@ line naming it: ``collect`` raises it, a sweep moves the record aside and reruns
 
 import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import torch
 
 from rewritelib import cli, executor, records
+from rewritelib.config import ConfigError
 from rewritelib.records import (DamagedRecord, data_digests, finished, git_diff_sha256, git_hash,
                                 lock_state, read_record, validate_result)
 from rewritelib.study import collect, run_id
@@ -216,9 +218,10 @@ def test_a_sweep_reruns_damaged_records_and_keeps_them(tiny_run, tmp_path, monke
     assert "damaged" not in capsys.readouterr().err
 
 
-def test_train_one_reuses_only_a_run_of_the_same_call(tmp_path):
-    """The before/after demo of notebook 06 reuses its run when the notebook runs again
-    (nbval, then the browser test); another call, or a run without weights, trains anew."""
+def test_train_one_reuses_only_a_run_of_the_same_settings(tmp_path, monkeypatch):
+    """A notebook run again (nbval, a fresh clone) reads the run its run_dir holds instead
+    of training it again, but only a run of the very same data and recipe; with weights=True
+    (the before/after demo loads the model) a record without its weights trains anew."""
     from rewritelib.study import train_one
 
     run_dir = tmp_path / "run"
@@ -230,9 +233,44 @@ def test_train_one_reuses_only_a_run_of_the_same_call(tmp_path):
     other = train_one("tiny", 4, run_dir=run_dir, train_overrides={"max_steps": 3}, progress=False,
                       reuse=True)
     assert other["train_info"]["steps"] == 3
-    for weights in (run_dir / "model").iterdir():  # a record whose weights are gone
-        weights.unlink()
-    (run_dir / "model").rmdir()
+    shutil.rmtree(run_dir / "model")  # a committed record: git keeps no weights
     stamp = (run_dir / "result.json").stat().st_mtime_ns
-    train_one("tiny", 4, run_dir=run_dir, train_overrides={"max_steps": 3}, progress=False, reuse=True)
+    assert train_one("tiny", 4, run_dir=run_dir, train_overrides={"max_steps": 3}, progress=False,
+                     reuse=True) == other  # the record alone is enough to show it
+    assert (run_dir / "result.json").stat().st_mtime_ns == stamp
+    monkeypatch.setenv("REWRITELIB_RECORDS_ONLY", "1")
+    with pytest.raises(ConfigError, match="REWRITELIB_RECORDS_ONLY: .* has no record of 1 run"):
+        train_one("tiny", 4, run_dir=run_dir, train_overrides={"max_steps": 3}, progress=False,
+                  reuse=True, weights=True)
+    monkeypatch.delenv("REWRITELIB_RECORDS_ONLY")
+    train_one("tiny", 4, run_dir=run_dir, train_overrides={"max_steps": 3}, progress=False,
+              reuse=True, weights=True)
     assert (run_dir / "result.json").stat().st_mtime_ns != stamp and (run_dir / "model").is_dir()
+
+
+def test_a_committed_sweep_run_is_read_not_trained(tmp_path, monkeypatch):
+    """Notebook 02 stored at cpu points at a committed E1 run made by a sweep (another
+    command line, fields added since): its settings agree, so it is read; another seed is
+    not that run, and with records only it is one line, not an hour of training."""
+    from rewritelib.study import train_one
+
+    committed = Path(__file__).resolve().parents[1] / "papermill_runs" / "diversity" / "I1024-skewuniform-s0"
+    run_dir = tmp_path / "diversity" / committed.name
+    shutil.copytree(committed, run_dir)
+    monkeypatch.setenv("REWRITELIB_RUNS", str(tmp_path))
+    monkeypatch.setenv("REWRITELIB_RECORDS_ONLY", "1")
+    record = train_one("cpu", 1024, 0, run_dir=f"diversity/{committed.name}", progress=False, reuse=True)
+    assert record == json.loads((committed / "result.json").read_text())
+    with pytest.raises(ConfigError) as e:
+        train_one("cpu", 1024, 1, run_dir=f"diversity/{committed.name}", progress=False, reuse=True)
+    assert len(str(e.value).splitlines()) == 1 and "diversity has no record of 1 run(s)" in str(e.value)
+
+
+def test_records_only_sweep_refuses_before_any_run(tmp_path, monkeypatch):
+    from rewritelib.experiments import run
+
+    monkeypatch.setenv("REWRITELIB_RUNS", str(tmp_path))
+    monkeypatch.setenv("REWRITELIB_RECORDS_ONLY", "1")
+    with pytest.raises(ConfigError, match=r"diversity-tiny has no record of 2 run\(s\)"):
+        run("E1", "tiny", [0], {"n_instructions": [2, 8]}, progress=False, scheduler="serial")
+    assert not any(tmp_path.rglob("result.json")) and not any(tmp_path.rglob("run.ipynb"))

@@ -130,7 +130,7 @@ def test_comparisons_answer_with_intervals_or_say_why_not(monkeypatch, tmp_path)
 
     monkeypatch.setenv("REWRITELIB_RUNS", str(RUNS))
     e6 = comparisons_table(["E6"], "cpu", replicates=100).set_index("comparison")
-    plain = e6.loc["E6: scratch / pretrained, plain"]  # the README's resolved comparison
+    plain = e6.loc["E6: scratch / pretrained, plain"]  # the overview's resolved comparison (notebooks/00_overview)
     assert plain["resolved"] and plain["ci_low"] > 1 and plain["note"] == ""
     monkeypatch.setenv("REWRITELIB_RUNS", str(tmp_path))  # nothing run: one line each, no error
     missing = comparisons_table(["E1", "E2"], "tiny", levels=(0.5, 0.9))
