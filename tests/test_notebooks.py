@@ -43,11 +43,11 @@ def notebook_runs(shared_runs_root, monkeypatch):
 
 # The stored notebooks are the cpu-scale study over the committed records; here they run at
 # tiny, the sub-grids each test names (03: without E1-long and E2-reads, 3x and 1.8x the steps).
-TINY = {"preset": "tiny"}
+TINY = {"01_data_construction": {"n_instructions": 12}, "02_training": {"n_instructions": 8, "run_dir": None}}
 
 
 def execute(name, tmp_path, **params):
-    params = {**TINY, **params}
+    params = {"preset": "tiny", **TINY.get(name, {}), **params}
     out = tmp_path / f"{name}.out.ipynb"
     pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=params,
                         kernel_name="python3", progress_bar=False, cwd=str(NOTEBOOKS))
@@ -93,7 +93,7 @@ def test_training_writes_its_record(tmp_path):
     validate_result(result)
     assert result["run_info"]["data_spec"]["n_instructions"] == 4 and result["run_info"]["seed"] == 1
     assert result["train_info"]["steps"] == 20 and result["run_info"]["preset"] == "tiny"
-    assert "20 steps of 4" in outputs(nb)
+    assert "20 steps of 32, 1,200 training examples" in outputs(nb)
 
 
 def test_diversity_ablation(tmp_path, notebook_runs):
