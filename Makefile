@@ -47,7 +47,8 @@ study: setup
 # output with the stored one: a stored table the records no longer give fails the test; the
 # tables and figures it redraws there must be byte for byte the committed ones (diff).
 # The notebook tests leave their tiny sweeps in $$tmp/runs (REWRITELIB_SHARED_RUNS), where
-# the browser test, running the same notebooks at tiny, finds them done.
+# the browser test, running the same notebooks at tiny, finds them done. The browser test
+# runs beside nbval (its log printed after): it mostly waits on JupyterLab, nbval on fits.
 TEST_WORKERS ?= 2
 test: setup browser
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
@@ -55,12 +56,15 @@ test: setup browser
 		REWRITELIB_SHARED_RUNS=$$tmp/runs && \
 	set -x && \
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --durations=15 && \
+	{ REWRITELIB_RUNS=$$tmp/runs $(PY) -m pytest tests/browser -m browser -p no:cacheprovider \
+		> $$tmp/browser.log 2>&1 & } && browser=$$! && \
 	cp -r papermill_runs $$tmp/committed && \
 	REWRITELIB_RUNS=$$tmp/committed REWRITELIB_RECORDS_ONLY=1 OMP_NUM_THREADS=1 $(PY) -m pytest \
 		-n $(TEST_WORKERS) --dist loadfile --nbval notebooks \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider && \
-	diff -rq papermill_runs $$tmp/committed && \
-	REWRITELIB_RUNS=$$tmp/runs $(PY) -m pytest tests/browser -m browser -p no:cacheprovider
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider; nbval=$$?; \
+	diff -rq papermill_runs $$tmp/committed; same=$$?; \
+	wait $$browser; seen=$$?; cat $$tmp/browser.log; \
+	[ $$nbval = 0 ] && [ $$same = 0 ] && [ $$seen = 0 ]
 
 # The browser test drives JupyterLab in Debian's Chromium and ChromeDriver (a downloaded
 # Chromium does not run here): installed with apt-get when missing (sudo when not root), or
