@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 
 FAMILIES = ("none", "repeated", "periodic", "mirrored", "mixed")
 MAX_ALPHABET = 62  # letters and digits: the model tokenizers keep punctuation for separators
+MAX_PROGRAM = 5  # rules in one E7 program: a prompt of m rules grows by 8 tokens a rule at the cpu shape
 
 
 class ConfigError(ValueError):
@@ -174,6 +175,11 @@ class DataConfig:
     family_k: IntSpec | None = None  # None: 3-4 (only with a family)
     test_family_k: IntSpec | None = None  # None: same as family_k
     encrypt: Bool = False
+    # E7: an instruction is a Markov program of this many ordered rules (a set such as 1,2
+    # mixes lengths); the target is one step of it (programs.py). 1: the paper's single rule.
+    program_length: IntSpec = 1
+    test_program_length: IntSpec | None = None  # None: same as program_length
+    conflict_fraction: Float = 0.0  # share of has-op inputs that also hold a later rule's pattern
     seed: Int = 0
 
     def __post_init__(self):  # after pydantic's type checks: ranges, and the fields together
@@ -199,6 +205,7 @@ class DataConfig:
         self._check_lengths()
         self._check_occurrences()
         self._check_family()
+        self._check_programs()
         self._check_capacity()
 
     def _check_noops_on_top(self):
@@ -276,11 +283,41 @@ class DataConfig:
                                   f"{self.pattern_length[0]}] (got {k[0]}-{k[1]})")
             setattr(self, name, k)
 
+    def _check_programs(self):
+        for name in ("program_length", "test_program_length"):
+            value = getattr(self, name)
+            lengths = parse_int_set(self.program_length if value is None else value, name)
+            if not 1 <= lengths[0] <= lengths[-1] <= MAX_PROGRAM:
+                raise ConfigError(f"{name}: each must be in [1, {MAX_PROGRAM}] rules (got {value})")
+            setattr(self, name, lengths)
+        if not 0.0 <= self.conflict_fraction <= 1.0:
+            raise ConfigError(f"conflict_fraction: must be in [0, 1] (got {self.conflict_fraction})")
+        if not self.programs:
+            if self.conflict_fraction:
+                raise ConfigError("conflict_fraction: only applies to programs of 2 or more rules "
+                                  "(program_length)")
+            return
+        for name, value, plain in (("family", self.family, "none"), ("encrypt", self.encrypt, False),
+                                   ("occurrences", self.occurrences, (1,)),
+                                   ("noops_on_top", self.noops_on_top, False)):
+            if value != plain:
+                raise ConfigError(f"{name}: must be {plain} with programs of several rules "
+                                  f"(program_length; got {value})")
+        if 2 * self.pattern_length[1] > self.input_length:
+            raise ConfigError(f"input_length: must hold two patterns ({2 * self.pattern_length[1]} "
+                              f"letters) for a program's conflicts (got {self.input_length})")
+
+    @property
+    def programs(self) -> bool:
+        """Instructions of several rules somewhere (E7): the data comes from programs.py."""
+        return max(self.program_length + self.test_program_length) > 1
+
     def _check_capacity(self):
         # Every pattern and replacement of every rule is drawn distinct from all the others:
         # that is what makes the test rules strictly unseen. The alphabet must hold that many.
         # (Families hold fewer strings; their sampler says so if it runs dry.)
-        rules = self.n_instructions + self.test_instructions
+        rules = (self.n_instructions * max(self.program_length)
+                 + self.test_instructions * max(self.test_program_length))  # rules of programs
         a = len(self.alphabet)
         p, r = self.pattern_length, self.replacement_length
         if self.family != "none":

@@ -172,6 +172,10 @@ def build_dataset(cfg: DataConfig) -> Dataset:
     """Everything random comes from ``cfg.seed`` through independent streams, so changing
     e.g. the test size leaves the training data as it was."""
     check_data_memory(cfg)  # one line now rather than a MemoryError minutes later
+    if cfg.programs:  # E7: instructions of several rules
+        from .programs import build_program_dataset
+
+        return build_program_dataset(cfg)
     rng_rules, rng_train, rng_seen, rng_test, rng_cipher = data_streams(cfg.seed)
     train_rules, test_rules = draw_train_and_unseen(rng_rules, cfg)
     cipher = None

@@ -30,11 +30,17 @@ from pathlib import Path
 import numpy as np
 
 SEPARATORS = (">", "|", "=")
+RULE_SEP = ";"  # between the rules of an E7 program, in a prompt and in a data file's fields
 PAD, EOS = "<pad>", "<eos>"
 _PAD_CHAR, _EOS_CHAR = "\x00", "\x01"  # stand-ins inside the lookup tables
 
 
 def prompt_text(pattern: str, replacement: str, text: str) -> str:
+    """``x>y|z=``; an E7 program (fields ``x1;x2``, ``y1;y2``) lists its rules in order:
+    ``x1>y1;x2>y2|z=``."""
+    if RULE_SEP in pattern:
+        rules = zip(pattern.split(RULE_SEP), replacement.split(RULE_SEP))
+        return RULE_SEP.join(f"{x}>{y}" for x, y in rules) + f"|{text}="
     return f"{pattern}>{replacement}|{text}="
 
 
@@ -71,12 +77,14 @@ def _lookup_encode(table: np.ndarray, prompts: list[str], targets: list[str],
 class CharTokenizer:
     """One token per letter or separator; ids 0 and 1 are <pad> and <eos>."""
 
-    def __init__(self, alphabet: str):
-        self.alphabet = alphabet
-        self.vocab = [PAD, EOS, *SEPARATORS, *alphabet]
+    def __init__(self, alphabet: str, programs: bool = False):
+        # programs (E7) add ";" last: every other token keeps the id it has without them
+        self.alphabet, self.programs = alphabet, programs
+        extra = [RULE_SEP] if programs else []
+        self.vocab = [PAD, EOS, *SEPARATORS, *alphabet, *extra]
         self.pad_id, self.eos_id = 0, 1
         self.table = np.zeros(256, dtype=np.int64)
-        for i, ch in enumerate([_PAD_CHAR, _EOS_CHAR, *SEPARATORS, *alphabet]):
+        for i, ch in enumerate([_PAD_CHAR, _EOS_CHAR, *SEPARATORS, *alphabet, *extra]):
             self.table[ord(ch)] = i
 
     @property
@@ -93,12 +101,15 @@ class CharTokenizer:
         return "".join(self.vocab[i] for i in ids if i != self.pad_id)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"type": "char", "alphabet": self.alphabet,
-                                          "vocab": self.vocab}, indent=1) + "\n")
+        saved = {"type": "char", "alphabet": self.alphabet, "vocab": self.vocab}
+        if self.programs:  # absent otherwise: a tokenizer.json as it always was
+            saved["programs"] = True
+        Path(path).write_text(json.dumps(saved, indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "CharTokenizer":
-        return cls(json.loads(Path(path).read_text())["alphabet"])
+        saved = json.loads(Path(path).read_text())
+        return cls(saved["alphabet"], saved.get("programs", False))
 
 
 class HFEncoder:
@@ -117,7 +128,7 @@ class HFEncoder:
         """Each " c" must be a single token, so a letter's token never depends on context."""
         table = np.zeros(256, dtype=np.int64)
         table[ord(_PAD_CHAR)], table[ord(_EOS_CHAR)] = self.pad_id, self.eos_id
-        for ch in [*SEPARATORS, *self.alphabet]:
+        for ch in [*SEPARATORS, RULE_SEP, *self.alphabet]:
             ids = self.tokenizer(" " + ch, add_special_tokens=False)["input_ids"]
             if len(ids) != 1:
                 raise ValueError(f"presentation: ' {ch}' is {len(ids)} tokens for this tokenizer; "

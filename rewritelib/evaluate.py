@@ -15,7 +15,8 @@ import warnings
 import numpy as np
 import torch
 
-from .encoding import Encoded
+from .encoding import RULE_SEP, Encoded
+from .programs import program_groups
 from .model import split_head
 
 
@@ -125,6 +126,9 @@ def summarize(results: dict[str, tuple[np.ndarray, dict]]) -> dict:
         metrics["has_op"] = _score(c[~cols["is_noop"]])
         metrics["by_occurrences"] = {str(k): _score(c[cols["occurrences"] == k])
                                      for k in np.unique(cols["occurrences"]).tolist()}
+        if any(RULE_SEP in x for x in cols["pattern"]):  # E7: which rule fired, conflicts
+            metrics.update({key: {str(k): _score(c[mask]) for k, mask in groups.items()}
+                            for key, groups in program_groups(cols).items()})
     metrics["per_rule"] = {}
     for name, (c, cols) in results.items():
         ids, inv = np.unique(cols["rule_id"], return_inverse=True)

@@ -16,6 +16,8 @@ import numpy as np
 
 from .config import ConfigError
 from .resources import check_read_memory
+from .encoding import RULE_SEP
+from .programs import split_program, step
 from .rules import count_occurrences, rewrite
 
 # The data format, one definition for the writer (dataset.py) and the reader: field -> type.
@@ -72,10 +74,15 @@ def _verify(row: dict, cipher: dict | None, name: str, n: int) -> None:
     """One line naming the file, the line and what is wrong, if the example is not its
     rule applied to its input."""
     z, x, y = row["input"], row["pattern"], row["replacement"]
-    if not x:
-        raise ConfigError(f"data: {name} line {n}: the pattern is empty")
-    occurrences = count_occurrences(z, x)
-    expected = rewrite(z, x, y)
+    if not all(x.split(RULE_SEP)) or x.count(RULE_SEP) != y.count(RULE_SEP):
+        raise ConfigError(f"data: {name} line {n}: a pattern is empty, or the rules' patterns "
+                          f"and replacements do not pair up ({x!r}, {y!r})")
+    if RULE_SEP in x:  # an E7 program: one step, by the first rule in order that occurs
+        expected, fired = step(split_program(x, y), z)
+        occurrences = 0 if fired < 0 else count_occurrences(z, x.split(RULE_SEP)[fired])
+    else:
+        occurrences = count_occurrences(z, x)
+        expected = rewrite(z, x, y)
     if cipher is not None:
         expected = expected.translate(cipher)
     if row["output"] != expected:
@@ -136,6 +143,7 @@ def alphabet_of(data: dict[str, dict]) -> str:
     for cols in data.values():
         for key in ("pattern", "replacement", "input", "output"):
             letters.update("".join(cols[key]))
+    letters.discard(RULE_SEP)  # between the rules of an E7 program: a separator, not a letter
     alphabet = "".join(sorted(letters))
     if not alphabet.isascii() or not alphabet.isalnum():
         raise ConfigError(f"data: letters must be ASCII letters or digits (found {alphabet!r})")

@@ -24,8 +24,8 @@ import pandas as pd
 from . import plots
 from .config import ConfigError
 from .scales import DEFAULT_PRETRAINED, SCALES, SEEDS, check_scale, recipe
-from .study import (accuracy_table, by_occurrence, by_test_rule, collect, failures, run_sweep, runs_root,
-                    study_name, write_summary)
+from .study import (accuracy_table, by_occurrence, by_program_breakdown, by_test_rule, collect, failures,
+                    run_sweep, runs_root, study_name, write_summary)
 
 MIXED_OCCURRENCES = (1, 5, 10, 15, 20)
 LETTERS_AND_DIGITS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -141,6 +141,17 @@ def _e5_tables(df, study):
             accuracy_table(df, index="occurrences", columns="n_instructions"),
             "unseen, by test occurrence count (mean over seeds)": by_occurrence(study)}
 
+
+def _e7_tables(df, study):
+    return {"unseen programs, m x I": accuracy_table(df, index="program_length", columns="n_instructions"),
+            "unseen, by the position of the rule that fires (-1: none; mean over seeds)":
+                by_program_breakdown(study, "by_fired"),
+            "unseen has-op, inputs where only the order decides (conflict) or not (mean over seeds)":
+                by_program_breakdown(study, "by_conflict")}
+
+
+# E7's data: E1's shape, programs of m rules, 30% of has-op inputs holding two rules' patterns
+E7_DATA = {"tiny": dict(conflict_fraction=0.3), "cpu": dict(conflict_fraction=0.3)}
 
 # E6's data: 40% no-ops in training and test, as the paper's Llama-2 runs
 E6_DATA = {
@@ -287,6 +298,13 @@ EXPERIMENTS = {e.name: e for e in [
                "cpu": {"model": "pretrained", "max_steps": 400}},
         figure=plots.e6_budget_figure, tables=_e6_budget_tables,
         transition=("has_op", ["budget", "skew"])),
+    # E7, beyond the paper: an instruction is a Markov program of m ordered rules, the target
+    # one step of it (programs.py); I counts programs. The cpu grid of I came from a pilot
+    # (seed 0, m = 2 at I = 256 and 1,024: see notebook 07).
+    Experiment("E7", "programs", "Markov programs of m ordered rules: number of programs I", {
+        "tiny": {"program_length": [2], "n_instructions": [4, 16]},
+        "cpu": {"program_length": [2, 3], "n_instructions": [64, 256, 512, 1024, 2048]},
+    }, data=E7_DATA, figure=plots.e7_figure, tables=_e7_tables, transition=("unseen", "program_length")),
 ]}
 
 

@@ -83,6 +83,12 @@ def e5_figure(df, path=None):
                                           (("seen",), "E5: seen rules, by training occurrences")], path)
 
 
+def e7_figure(df, path=None):
+    """Unseen and seen programs against I (programs, not rules), one curve per m."""
+    return two_panels(df, "program_length", [(("unseen",), "E7: unseen programs of m rules"),
+                                             (("seen",), "E7: seen programs, fresh inputs")], path)
+
+
 def e6_figure(df, path=None):
     """Scratch GPT-2 (blue) and pretrained + LoRA (orange), plain (solid) and encrypted
     (dashed) data, against I: unseen has-op inputs (the rule must act) and unseen no-ops."""

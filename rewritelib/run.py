@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .config import Bool, ConfigError, Float, Int, Text, config_dataclass
-from .encoding import CharTokenizer, HFEncoder
+from .encoding import RULE_SEP, CharTokenizer, HFEncoder
 from .evaluate import exact_match, summarize
 from .examples import alphabet_of, read_data_dir, read_spec
 from .folders import RUN_MARKER, check_out_dir, replacing
@@ -94,7 +94,8 @@ class RunConfig:
 def build_model(cfg: RunConfig, alphabet: str, data: dict):
     """(model, encoder, encoded splits); ModelError / ConfigError on anything wrong."""
     if cfg.model == "scratch":
-        encoder = CharTokenizer(alphabet)
+        programs = any(RULE_SEP in x for cols in data.values() for x in cols["pattern"])
+        encoder = CharTokenizer(alphabet, programs)
         enc = {name: _encode(encoder, cols) for name, cols in data.items()}
         context = max(int(e.length.max()) for e in enc.values())
         return build_scratch(cfg.arch, encoder.vocab_size, context, cfg.train.seed), encoder, enc

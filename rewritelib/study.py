@@ -62,7 +62,8 @@ def need_training(study: str, run_ids: list[str]) -> None:
 AXIS_NAMES = {"n_instructions": "I", "noop_fraction": "noop", "skew": "skew", "family": "family",
               "family_k": "k", "test_family_k": "testk", "occurrences": "occ",
               "test_occurrences": "testocc", "model": "model", "budget": "budget",
-              "encrypt": "encrypt"}
+              "encrypt": "encrypt", "program_length": "m", "test_program_length": "testm",
+              "conflict_fraction": "conflict"}
 
 
 def run_id(point: dict, seed: int) -> str:
@@ -265,6 +266,23 @@ def _effective_rules(spec: dict) -> float | None:
     if not spec.get("n_instructions"):
         return None
     return round(effective_rules(train_counts(DataConfig(**spec))), 1)
+
+
+def by_program_breakdown(study: str, key: str) -> pd.DataFrame:
+    """E7: unseen exact match by ``key`` of the records' metrics ("by_fired": the position
+    of the rule that fires, -1 none; "by_conflict"), one row per m x I, mean over seeds."""
+    rows = []
+    for run, r in results(study):
+        spec = r["run_info"]["data_spec"] or {}
+        for group, m in (r["metrics"].get(key) or {}).items():
+            if m.get("n"):
+                rows.append({"m": _cell("program_length", spec.get("program_length")),
+                             "n_instructions": spec.get("n_instructions"), key[3:]: group,
+                             "exact_match": m["exact_match"]})
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).pivot_table(index=["m", "n_instructions"], columns=key[3:],
+                                          values="exact_match").round(3)
 
 
 def by_occurrence(study: str) -> pd.DataFrame:

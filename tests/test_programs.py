@@ -77,3 +77,77 @@ def test_an_input_too_short_for_the_plan_is_one_line():
     with pytest.raises(ConfigError, match="input_length") as e:
         P.make_input(np.random.default_rng(0), program, P.Plan(0, 1), 5, ALPHABET)
     assert len(str(e.value).splitlines()) == 1
+
+
+def tiny_programs(**kw):
+    from rewritelib.config import DataConfig
+
+    return DataConfig(**{**dict(n_instructions=40, budget=400, input_length=8, pattern_length=3,
+                                test_instructions=10, test_examples=50, seen_examples=20,
+                                program_length=3, conflict_fraction=0.3, noop_fraction=0.2), **kw})
+
+
+def test_a_program_data_set_is_written_read_back_and_verified(tmp_path):
+    """dataset.build_dataset gives programs when program_length asks for them; the files hold
+    the paper's fields (pattern x1;x2;x3, replacement y1;y2;y3) and the reader verifies every
+    example against one step of its program."""
+    from rewritelib.dataset import build_dataset, write_dataset
+    from rewritelib.examples import alphabet_of, read_data_dir
+
+    ds = build_dataset(tiny_programs())
+    data = read_data_dir(write_dataset(ds, tmp_path / "data"))
+    assert all(x.count(";") == 2 for x in data["train"]["pattern"])
+    assert ";" not in alphabet_of(data)
+    lines = (tmp_path / "data" / "train.jsonl").read_text().splitlines()
+    bad = lines[0].replace('"output": "', '"output": "z', 1)
+    (tmp_path / "data" / "train.jsonl").write_text("\n".join([bad] + lines[1:]) + "\n")
+    with pytest.raises(ConfigError, match="train.jsonl line 1: output"):
+        read_data_dir(tmp_path / "data")
+
+
+def test_same_seed_same_program_files(tmp_path):
+    from rewritelib.dataset import build_dataset, write_dataset
+
+    a = write_dataset(build_dataset(tiny_programs()), tmp_path / "a")
+    b = write_dataset(build_dataset(tiny_programs()), tmp_path / "b")
+    for name in ("train.jsonl", "seen.jsonl", "test.jsonl", "spec.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_the_prompt_lists_the_rules_in_order_and_only_programs_add_a_token(tmp_path):
+    from rewritelib.encoding import CharTokenizer, prompt_text
+
+    assert prompt_text("ab;cd", "xy;zw", "abcd") == "ab>xy;cd>zw|abcd="
+    assert prompt_text("ab", "xy", "abcd") == "ab>xy|abcd="
+    plain, programs = CharTokenizer("abcd"), CharTokenizer("abcd", programs=True)
+    assert programs.vocab[:-1] == plain.vocab and programs.vocab[-1] == ";"
+    enc = programs.encode_examples(["ab;cd"], ["dc;ba"], ["abcd"], ["dccd"])
+    assert programs.decode(enc.ids[0, :enc.length[0] - 1]) == "ab>dc;cd>ba|abcd=dccd"
+    programs.save(tmp_path / "t.json")
+    plain.save(tmp_path / "p.json")
+    assert CharTokenizer.load(tmp_path / "t.json").vocab == programs.vocab
+    assert "programs" not in (tmp_path / "p.json").read_text()  # as it always was
+
+
+def test_scores_by_the_rule_that_fires_and_by_conflict():
+    from rewritelib.evaluate import summarize
+
+    cols = {"pattern": ["ab;cd", "ab;cd", "ab;cd", "ab;cd"], "replacement": ["x;y"] * 4,
+            "input": ["abcd", "zzcd", "zzzz", "abzz"], "rule_id": np.zeros(4, int),
+            "is_noop": np.array([False, False, True, False]), "occurrences": np.array([1, 1, 0, 1])}
+    m = summarize({"unseen": (np.array([True, False, True, False]), cols)})
+    assert m["by_fired"] == {"-1": {"exact_match": 1.0, "n": 1}, "0": {"exact_match": 0.5, "n": 2},
+                             "1": {"exact_match": 0.0, "n": 1}}
+    assert m["by_conflict"] == {"conflict": {"exact_match": 1.0, "n": 1},
+                                "no conflict": {"exact_match": 0.0, "n": 2}}
+
+
+@pytest.mark.parametrize("kw,field", [
+    (dict(program_length=0), "program_length"), (dict(program_length=9), "program_length"),
+    (dict(program_length=1, conflict_fraction=0.3), "conflict_fraction"),
+    (dict(conflict_fraction=1.5), "conflict_fraction"), (dict(encrypt=True), "encrypt"),
+    (dict(input_length=5), "input_length"), (dict(test_program_length="2,7"), "test_program_length")])
+def test_bad_program_settings_are_one_line_naming_the_field(kw, field):
+    with pytest.raises(ConfigError) as e:
+        tiny_programs(**kw)
+    assert str(e.value).startswith(f"{field}:") and len(str(e.value).splitlines()) == 1
