@@ -149,7 +149,7 @@ def test_skew_ablation(tmp_path, notebook_runs):
 
 def test_families_and_occurrences(tmp_path, notebook_runs):
     runs = notebook_runs
-    nb = execute("05_families_and_occurrences", tmp_path, scheduler="serial", threads=1)
+    nb = execute("05_families_and_occurrences", tmp_path)
     e4 = pd.read_csv(runs / "families-tiny" / "summary.csv")
     assert set(e4["family"]) == {"periodic", "mixed"} and len(e4["run_id"].unique()) == 4
     assert set(e4["family_k"]) == {"3-4"} and set(e4["test_family_k"]) == {"1-2"}
@@ -166,8 +166,7 @@ def test_pretrained_lora(tmp_path, notebook_runs):
     # both experiments as stored, without the before/after demo (a run of its own, which
     # nbval trains when it runs the stored notebook)
     runs = notebook_runs
-    # serial: a Dask cluster of its own would only start workers to share the same 2 cores
-    nb = execute("06_pretrained_lora", tmp_path, demo_instructions=0, scheduler="serial", threads=1)
+    nb = execute("06_pretrained_lora", tmp_path, demo_instructions=0)
     e6 = pd.read_csv(runs / "pretrained-tiny" / "summary.csv")
     assert set(e6["model"]) == {"scratch", "pretrained"} and set(e6["encrypt"]) == {False, True}
     assert {"noop", "has_op"} <= set(e6["split"]) and (e6["noop_fraction"] == 0.4).all()
