@@ -16,7 +16,6 @@ import base64
 import io
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -33,14 +32,6 @@ from papermill.parameterize import parameterize_notebook
 pytestmark = pytest.mark.browser
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-INSTALL = "apt-get install chromium chromium-driver (Debian/Ubuntu), then pip install selenium"
-
-
-def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"the browser test needs {tool}: {INSTALL}", pytrace=False)
-    return path
 
 
 def free_port() -> int:
@@ -111,21 +102,8 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(lab):
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.fail(f"the browser test needs selenium: {INSTALL}", pytrace=False)
-    options = webdriver.ChromeOptions()
-    options.binary_location = need("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2400"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(need("chromedriver")))
-    driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
+def browser(lab, chromium):  # after the server: the page opens on it
+    return chromium
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,6 @@ chromium and chromium-driver, like test_jupyterlab.py.
 
 import base64
 import io
-import shutil
 import time
 from pathlib import Path
 
@@ -24,14 +23,6 @@ from rewritelib.report import build
 pytestmark = pytest.mark.browser
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-INSTALL = "apt-get install chromium chromium-driver (Debian/Ubuntu), then pip install selenium"
-
-
-def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"the browser test needs {tool}: {INSTALL}", pytrace=False)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -43,21 +34,8 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.fail(f"the browser test needs selenium: {INSTALL}", pytrace=False)
-    options = webdriver.ChromeOptions()
-    options.binary_location = need("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2400"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(need("chromedriver")))
-    driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
+def browser(chromium):
+    return chromium
 
 
 def wait(driver, what, timeout=30, message="condition"):
