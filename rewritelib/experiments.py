@@ -305,6 +305,14 @@ EXPERIMENTS = {e.name: e for e in [
         "tiny": {"program_length": [2], "n_instructions": [4, 16]},
         "cpu": {"program_length": [2, 3], "n_instructions": [64, 256, 512, 1024, 2048]},
     }, data=E7_DATA, figure=plots.e7_figure, tables=_e7_tables, transition=("unseen", "program_length")),
+    # E7's composition question: scored on unseen 2-rule programs, trained on single rules
+    # only (m = 1) or on a mix, half single rules and half 2-rule programs (m = 1,2), at the
+    # same budget; E7's m = 2 is the pure arm. Its cpu grid waits for E7's (docs/e7_programs.md).
+    Experiment("E7-compose", "programs-compose", "composition: single rules or a mix, scored on 2-rule programs", {
+        "tiny": {"program_length": [1, (1, 2)], "n_instructions": [16]},
+        "cpu": {"program_length": [1, (1, 2)], "n_instructions": [256, 1024, 4096]},
+    }, data={scale: {**d, "test_program_length": 2} for scale, d in E7_DATA.items()},
+        figure=plots.e7_figure, tables=_e7_tables, transition=("unseen", "program_length")),
 ]}
 
 
