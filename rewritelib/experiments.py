@@ -299,8 +299,10 @@ EXPERIMENTS = {e.name: e for e in [
         figure=plots.e6_budget_figure, tables=_e6_budget_tables,
         transition=("has_op", ["budget", "skew"])),
     # E7, beyond the paper: an instruction is a Markov program of m ordered rules, the target
-    # one step of it (programs.py); I counts programs. The cpu grid of I came from a pilot
-    # (seed 0, m = 2 at I = 256 and 1,024: see notebook 07).
+    # one step of it (programs.py); I counts programs. The cpu grid of I is provisional: the
+    # pilot (docs/e7_programs.md) puts m = 2's transition between 1,024 and 4,096 programs,
+    # and E1's shape (patterns of 3 over 26 letters, 17,576 strings) holds at most ~4,290
+    # programs of 2 rules and ~2,830 of 3 (every string of every rule distinct).
     Experiment("E7", "programs", "Markov programs of m ordered rules: number of programs I", {
         "tiny": {"program_length": [2], "n_instructions": [4, 16]},
         "cpu": {"program_length": [2, 3], "n_instructions": [64, 256, 512, 1024, 2048]},
