@@ -307,6 +307,14 @@ EXPERIMENTS = {e.name: e for e in [
         "tiny": {"program_length": [2], "n_instructions": [4, 16]},
         "cpu": {"program_length": [2, 3], "n_instructions": [64, 256, 512, 1024, 2048]},
     }, data=E7_DATA, figure=plots.e7_figure, tables=_e7_tables, transition=("unseen", "program_length")),
+    # E7's data trained 3x longer (E1-long's recipe): the quick recipe leaves even seen
+    # programs at 0.4-0.6. Provisional grid: the pilot point (docs/e7_programs.md).
+    Experiment("E7-long", "programs-long", "Markov programs, the longer training recipe", {
+        "tiny": {"program_length": [2], "n_instructions": [4, 16]},
+        "cpu": {"program_length": [2], "n_instructions": [1024]},
+    }, data=E7_DATA, train={scale: {"max_steps": 3 * recipe(scale, "scratch")["max_steps"]}
+                            for scale in ("tiny", "cpu")},
+        figure=plots.e7_figure, tables=_e7_tables, transition=("unseen", "program_length")),
     # E7's composition question: scored on unseen 2-rule programs, trained on single rules
     # only (m = 1) or on a mix, half single rules and half 2-rule programs (m = 1,2), at the
     # same budget; E7's m = 2 is the pure arm. Its cpu grid waits for E7's (docs/e7_programs.md).
