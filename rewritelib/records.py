@@ -102,16 +102,23 @@ def data_digests(folder: str | Path) -> dict:
             for name in DATA_FILES}
 
 
+# What a record's code hash covers: the checkout less the records themselves. A sweep adds
+# and redraws files under papermill_runs/ as it goes, so counting them made every run after
+# the first of a sweep "-dirty" although the code had not changed.
+CODE = (":(top)", ":(top,exclude)papermill_runs")
+
+
 def git_hash(path: str | Path | None = None) -> str | None:
     """The commit of the git checkout holding ``path`` (default: the one rewritelib runs
-    from), + '-dirty' with uncommitted changes to tracked files; None outside git."""
+    from), + '-dirty' with uncommitted changes to tracked files outside papermill_runs/;
+    None outside git."""
     here = Path(path) if path is not None else Path(__file__).resolve().parent
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
                              text=True, timeout=5)
         if rev.returncode:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE],
                                cwd=here, capture_output=True, text=True, timeout=5).stdout.strip()
         return rev.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.TimeoutExpired):
@@ -124,7 +131,7 @@ def git_diff_sha256(path: str | Path | None = None) -> str | None:
     commit. None when there are none or outside git."""
     here = Path(path) if path is not None else Path(__file__).resolve().parent
     try:
-        diff = subprocess.run(["git", "diff", "--no-color", "--no-ext-diff", "--binary", "HEAD"],
+        diff = subprocess.run(["git", "diff", "--no-color", "--no-ext-diff", "--binary", "HEAD", "--", *CODE],
                               cwd=here, capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -107,6 +107,27 @@ def test_git_hash_and_the_digest_of_a_dirty_diff(tmp_path, monkeypatch):
     assert git_hash(repo) == head + "-dirty" and git_diff_sha256(repo) == first
 
 
+def test_records_a_sweep_writes_leave_the_code_hash_clean(tmp_path, monkeypatch):
+    """A sweep adds and redraws files under papermill_runs/ as it goes: they are records,
+    not code, so a run after them is not '-dirty', and a dirty diff digests the code alone."""
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    repo = tmp_path / "repo"
+    (repo / "papermill_runs" / "s").mkdir(parents=True)
+    git(repo, "init", "-q")
+    (repo / "a.py").write_text("x = 1\n")
+    (repo / "papermill_runs" / "s" / "summary.csv").write_text("a\n1\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "one")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "papermill_runs" / "s" / "summary.csv").write_text("a\n2\n")  # redrawn by a sweep
+    assert git_hash(repo) == head and git_diff_sha256(repo) is None
+    assert git_hash(repo / "papermill_runs") == head  # from inside the runs folder too
+    (repo / "a.py").write_text("x = 2\n")
+    assert git_hash(repo) == head + "-dirty"
+    code = subprocess.run(["git", "diff", "--binary", "HEAD", "--", "a.py"], cwd=repo, capture_output=True).stdout
+    assert git_diff_sha256(repo) == hashlib.sha256(code).hexdigest()
+
+
 def test_lock_state_names_installed_packages_off_their_pin(tmp_path):
     lock = tmp_path / "requirements.lock"
     lock.write_text(f"# header\ntorch=={torch.__version__.split('+')[0]}\n    # via x\n"
