@@ -116,27 +116,6 @@ def make_input(rng, program: list[tuple[str, str]], p: Plan, input_length: int, 
                       "use longer patterns or inputs, or a larger alphabet")
 
 
-def examples(rng, programs: list[list[tuple[str, str]]], counts, noop_share: float, conflict_share: float,
-             input_length: int, alphabet: str) -> list[dict]:
-    """``counts[i]`` examples of program i: rows with the program, input, output (the oracle's
-    step), the position that fired and whether the input is a conflict."""
-    rows = []
-    for i, (program, count) in enumerate(zip(programs, counts)):
-        for _ in range(int(count)):
-            p = plan(rng, len(program), rng.random() < noop_share, conflict_share)
-            text = make_input(rng, program, p, input_length, alphabet)
-            output, fired = step(program, text)
-            rows.append({"program_id": i, "patterns": [x for x, _ in program],
-                         "replacements": [y for _, y in program], "input": text, "output": output,
-                         "fired": fired, "conflict": p.also is not None, "is_noop": fired == -1})
-    return rows
-
-
-def uniform_counts(n: int, budget: int) -> np.ndarray:
-    """The budget spread over n programs as evenly as integers allow."""
-    return np.full(n, budget // n) + (np.arange(n) < budget % n)
-
-
 def program_groups(cols: dict) -> dict[str, dict]:
     """Masks over a split's examples (columns pattern, replacement, input) for E7's
     breakdowns: ``by_fired`` (the position of the rule that fires, -1 none), ``by_conflict``

@@ -1,6 +1,7 @@
 """E7's data layer: Markov programs of m ordered rules, one step of the algorithm as target."""
 
 import collections
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,7 +19,13 @@ def build(m, n=200, budget=3000, noop=0.2, conflict=0.3, seed=0, length=10):
     taken = set()
     train = P.draw_programs(rng, n, m, (3, 3), ALPHABET, taken)
     test = P.draw_programs(rng, 50, m, (3, 3), ALPHABET, taken)
-    rows = P.examples(rng, train, P.uniform_counts(n, budget), noop, conflict, length, ALPHABET)
+    counts = np.full(n, budget // n)
+    split = P.program_split(rng, train, 0, counts, round(noop * counts.sum()), conflict,
+                            SimpleNamespace(input_length=length, alphabet=ALPHABET))
+    rows = [{"patterns": x.split(";"), "replacements": y.split(";"), "input": z, "output": out,
+             "fired": int(f), "conflict": bool(c), "is_noop": bool(none)}
+            for x, y, z, out, f, c, none in zip(split.pattern, split.replacement, split.input, split.output,
+                                                split.fired, split.conflict, split.is_noop)]
     return train, test, rows
 
 
