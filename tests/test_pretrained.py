@@ -83,7 +83,37 @@ def test_a_gguf_that_fails_to_load_is_one_line_naming_model_name(content, tmp_pa
     monkeypatch.setenv("REWRITELIB_CACHE", str(tmp_path / "cache"))
     with pytest.raises(ModelError, match=r"^model_name: .*smollm2.gguf fails to load .*reinstall"):
         load_pretrained("smollm2")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["smollm2.gguf"]  # no cache half-written
+    # no cache half-written (the lock file of the cache folder may stay)
+    assert [p.name for p in (tmp_path / "cache").glob("*") if p.suffix != ".lock"] == []
+
+
+def test_processes_that_start_together_make_a_cache_once(tmp_path, monkeypatch):
+    """Two readers at once (a sweep's runs, the test workers): the second waits on the lock
+    for the first's folder instead of de-quantizing the GGUF a second time."""
+    import threading
+    import time
+
+    import rewritelib.model as model
+
+    monkeypatch.setenv("REWRITELIB_CACHE", str(tmp_path))
+    made = []
+
+    def make(folder):
+        made.append(folder)
+        time.sleep(0.3)
+        folder.mkdir()
+        (folder / "value").write_text("42")
+        return "42"
+
+    got = []
+    readers = [threading.Thread(target=lambda: got.append(
+        model._cached("thing", read=lambda d: (d / "value").read_text(), make=make))) for _ in range(2)]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    assert got == ["42", "42"] and len(made) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thing", "thing.lock"]
 
 
 def test_a_damaged_cache_is_dropped_and_rebuilt_from_the_gguf(tmp_path, monkeypatch):

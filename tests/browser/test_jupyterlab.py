@@ -29,6 +29,8 @@ import pytest
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
+from conftest import NOTEBOOK_TINY
+
 pytestmark = pytest.mark.browser
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -42,17 +44,13 @@ def free_port() -> int:
 
 # The stored notebooks are the cpu-scale study over the committed records; the widgets are
 # tested at tiny, on the sweeps the notebook tests left in the runs folder.
-TINY = {"01_data_construction": {"n_instructions": 12},
-        "02_training": {"n_instructions": 8, "run_dir": None},
-        "03_diversity_ablation": {"experiments": ["E1", "E2", "E2-control"]},
-        "06_pretrained_lora": {"demo_instructions": 0}}
 
 
 def interactive_copy(name: str, folder: Path) -> None:
     """The notebook at tiny with ``interactive = True`` injected as papermill would, outputs
     cleared (00, which reads the committed records, as stored)."""
     nb = load_notebook_node(str(NOTEBOOKS / f"{name}.ipynb"))
-    tiny = {} if name.startswith("00_") else {"preset": "tiny", **TINY.get(name, {})}
+    tiny = {} if name.startswith("00_") else {"preset": "tiny", **NOTEBOOK_TINY.get(name, {})}
     nb = parameterize_notebook(nb, {**tiny, "interactive": True})
     for cell in nb.cells:
         if cell.cell_type == "code":
