@@ -130,7 +130,8 @@ def run_train(args) -> int:
 
 
 def add_sweep_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("experiment", help="E1 ... E6, E6-budget (rewritelib/experiments.py)")
+    p.add_argument("experiment", help="E1 ... E7 or a variant (E1-long, E6-budget, E7-compose, ...): "
+                                      "the registry in rewritelib/experiments.py")
     p.add_argument("--preset", default="tiny", help=f"the scale: {', '.join(SCALES)} (default: tiny)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the scale's")
     p.add_argument("--grid", action="append", default=[], metavar="AXIS=V1,V2",

@@ -189,6 +189,23 @@ def _e6_threshold(r: Records) -> str:
         f"scratch {fitted(r.threshold('pretrained', 'model=scratch, encrypt=True'))}"
 
 
+def _e7_programs(r: Records) -> str:
+    m2 = dict(program_length=2)
+    cells = ", ".join(f"{i:,}: {mean_sd(r.accuracy('programs', n_instructions=i, **m2))}" for i in (1024, 4096))
+    row = r.threshold("programs", "program_length=2", level=0.9)
+    plateau = "" if row is None or not np.isfinite(row["plateau"]) else f" (plateau {row['plateau']:.2f})"
+    return (f"2-rule programs, unseen, I = {cells}; at 90% of the plateau{plateau}: {fitted(row)}; "
+            f"single rules (E1) at 50%: {fitted(r.threshold('diversity'))}")
+
+
+def _e7_compose(r: Records) -> str:
+    at = dict(n_instructions=4096)
+    return ("unseen 2-rule programs, I = 4,096, trained on single rules: "
+            f"{mean_sd(r.accuracy('programs-compose', program_length=1, **at))}; on a mix of single rules and "
+            f"programs: {mean_sd(r.accuracy('programs-compose', program_length='1,2', **at))}; on programs: "
+            f"{mean_sd(r.accuracy('programs', program_length=2, **at))}")
+
+
 CLAIMS = [
     Claim("E1", "few instructions", "unseen accuracy ~0 below ~300 instructions",
           f"{MAIN}, E1: \"below ~300 instructions the model never generalizes to unseen rules\"", _e1_few),
@@ -220,6 +237,11 @@ CLAIMS = [
           "halving it with a skew does\"", _e6_budget),
     Claim("E6", "threshold, pretrained vs scratch (ours)", "-",
           "not in the paper: the same data, GPT-2 from scratch beside SmolLM2-135M + LoRA", _e6_threshold),
+    Claim("E7", "instructions that are programs of 2 rules (ours)", "-",
+          f"not in the paper, which calls rewriting \"the building block of Markov algorithms\" ({MAIN}, "
+          "introduction); notebooks/07_markov_programs.ipynb", _e7_programs),
+    Claim("E7", "composing single rules into programs (ours)", "-",
+          "not in the paper: trained on single rules, or a mix, scored on unseen 2-rule programs", _e7_compose),
 ]
 
 
