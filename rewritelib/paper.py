@@ -240,8 +240,6 @@ CLAIMS = [
     Claim("E7", "instructions that are programs of 2 rules (ours)", "-",
           f"not in the paper, which calls rewriting \"the building block of Markov algorithms\" ({MAIN}, "
           "introduction); notebooks/07_markov_programs.ipynb", _e7_programs),
-    Claim("E7", "composing single rules into programs (ours)", "-",
-          "not in the paper: trained on single rules, or a mix, scored on unseen 2-rule programs", _e7_compose),
 ]
 
 
