@@ -245,6 +245,15 @@ EXPERIMENTS = {e.name: e for e in [
         "paper": dict(input_length=500, pattern_length=60, family_k="3-60", test_family_k="1-2",
                       test_instructions=500),
     }, figure=plots.e4_figure, tables=_e4_tables, transition=("unseen", "family")),
+    # E4 with narrow families (issue #30's first open question): training k = 3-4, where a
+    # single family is truly restricted (with patterns of 6, k = 6 makes a periodic or mirrored
+    # pattern any 6-letter string). `repeated` is left out: at k = 3-6 it already never transfers.
+    Experiment("E4-narrow", "families-narrow", "semantic families, narrow training k = 3-4", {
+        "tiny": {"family": ["periodic", "mixed"], "n_instructions": [4, 16]},
+        "cpu": {"family": ["periodic", "mirrored", "mixed"], "n_instructions": [256, 1024, 1536]},
+    }, data={"tiny": dict(pattern_length=4, family_k="3-4", test_family_k="1-2"),
+             "cpu": dict(input_length=16, pattern_length=6, family_k="3-4", test_family_k="1-2")},
+        figure=plots.e4_figure, tables=_e4_tables, transition=("unseen", "family")),
     # E5: the pattern planted 1, 10 or 20 times (or a mix) in every training input; the test
     # inputs hold it 1 to 20 times
     Experiment("E5", "occurrences", "occurrences of the pattern in the inputs", {
@@ -298,6 +307,15 @@ EXPERIMENTS = {e.name: e for e in [
                "cpu": {"model": "pretrained", "max_steps": 400}},
         figure=plots.e6_budget_figure, tables=_e6_budget_tables,
         transition=("has_op", ["budget", "skew"])),
+    # E6's encrypted curve with E6-budget's 400 LoRA steps (issue #30's third open question):
+    # E6's 100 steps never learn encrypted rewriting; 400 reach 0.98 at I = 2,048. Where is the
+    # pretrained encrypted threshold, beside the scratch one (I ~ 510)?
+    Experiment("E6-encrypted-long", "pretrained-encrypted-long", "pretrained, encrypted, 400 LoRA steps", {
+        "tiny": {"n_instructions": [8]},
+        "cpu": {"n_instructions": [8, 32, 128, 512, 2048]},
+    }, data={scale: {**fixed, "encrypt": True} for scale, fixed in E6_DATA.items()},
+        train={"tiny": {"model": "pretrained"}, "cpu": {"model": "pretrained", "max_steps": 400}},
+        figure=plots.e6_figure, tables=_e6_tables, transition=("has_op", None)),
     # E7, beyond the paper: an instruction is a Markov program of m ordered rules, the target
     # one step of it (programs.py); I counts programs. The cpu grid comes from the pilot
     # (docs/e7_programs.md): m = 2's transition lies between 1,024 and 4,096 programs, and
