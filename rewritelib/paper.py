@@ -195,7 +195,7 @@ def _e7_programs(r: Records) -> str:
     row = r.threshold("programs", "program_length=2", level=0.9)
     plateau = "" if row is None or not np.isfinite(row["plateau"]) else f" (plateau {row['plateau']:.2f})"
     return (f"2-rule programs, unseen, I = {cells}; at 90% of the plateau{plateau}: {fitted(row)}; "
-            f"single rules (E1) at 50%: {fitted(r.threshold('diversity'))}")
+            f"single rules (E1), at 90% of theirs: {fitted(r.threshold('diversity', level=0.9))}")
 
 
 def _e7_compose(r: Records) -> str:
