@@ -55,7 +55,8 @@ def main(argv=None) -> int:
     p.add_argument("which", nargs="*", help="chapter numbers, e.g. 03 06 (default: all)")
     args = p.parse_args(argv)
     os.environ[RECORDS_ONLY] = "1"  # the kernels inherit it
-    for path in chapters(args.which):
+    # the overview reads the tables the other chapters write (a new study's summary.csv): last
+    for path in sorted(chapters(args.which), key=lambda p: p.name.startswith("00_")):
         print(f"executing {path.name}", flush=True)
         execute(path)
     return 0

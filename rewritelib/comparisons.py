@@ -33,6 +33,9 @@ COMPARISONS = [
      ("pretrained", "has_op", {"model": "scratch", "encrypt": False})),
     ("E5", "E5: ten occurrences / mixed", ("occurrences", "unseen", {"occurrences": "10"}),
      ("occurrences", "unseen", {"occurrences": "1,5,10,15,20"})),
+    # I counts programs in E7 and rules in E1: a ratio of 2 is as many distinct rules
+    ("E7", "E7: 2-rule programs / single rules (E1)", ("programs", "unseen", {"program_length": 2}),
+     ("diversity", "unseen", {})),
 ]
 
 
@@ -64,7 +67,9 @@ def comparisons_table(experiments=None, scale: str = "cpu", levels=(0.5,), repli
             row = {"comparison": question, "level": level}
             try:
                 r = ratio(arm(*a, scale, summaries), arm(*b, scale, summaries), level, replicates, seed)
-                row.update(r, resolved=not r["ci_low"] <= 1 <= r["ci_high"], note="")
+                never = np.isnan(r["ratio"]) and r["ci_low"] == np.inf  # a's curve stays under the level
+                row.update(r, resolved=not r["ci_low"] <= 1 <= r["ci_high"],
+                           note="the first arm never reaches this level" if never else "")
             except ConfigError as e:  # not run at this scale, or fewer than 3 values of I
                 row.update(ratio=np.nan, ci_low=np.nan, ci_high=np.nan, resolved=None, note=str(e))
             rows.append(row)

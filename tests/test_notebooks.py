@@ -170,6 +170,22 @@ def test_pretrained_lora(tmp_path, notebook_runs):
     assert "trainable:" in text and "spaced (32 tokens)" in text and "threshold on unseen has-op" in text
 
 
+def test_markov_programs(tmp_path, notebook_runs):
+    runs = notebook_runs
+    nb = execute("07_markov_programs", tmp_path, scheduler="serial", threads=1)
+    e7 = pd.read_csv(runs / "programs-tiny" / "summary.csv")
+    assert set(e7["program_length"].astype(str)) == {"2"} and sorted(e7["n_instructions"].unique()) == [4, 16]
+    assert (runs / "programs-tiny" / "e7.png").stat().st_size > 10_000
+    for r in (json.loads(p.read_text()) for p in (runs / "programs-tiny").glob("*/result.json")):
+        assert set(r["metrics"]["by_fired"]) == {"0", "1"}  # the first rule fired, or the second (no no-ops at tiny)
+        assert set(r["metrics"]["by_conflict"]) == {"conflict", "no conflict"}
+    compose = [json.loads(p.read_text()) for p in (runs / "programs-compose-tiny").glob("*/result.json")]
+    assert sorted(r["run_info"]["data_spec"]["program_length"] for r in compose) == [[1], [1, 2]]
+    assert all(r["run_info"]["data_spec"]["test_program_length"] == [2] for r in compose)
+    text = outputs(nb)
+    assert "by the position of the rule that fires" in text and "only the order decides" in text
+
+
 def test_e6_budget_table_and_figure(tmp_path):
     from rewritelib.experiments import get
 
