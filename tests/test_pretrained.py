@@ -98,16 +98,19 @@ def test_processes_that_start_together_make_a_cache_once(tmp_path, monkeypatch):
     monkeypatch.setenv("REWRITELIB_CACHE", str(tmp_path))
     made = []
 
-    def make(folder):
-        made.append(folder)
+    def build():
+        made.append(threading.get_ident())
         time.sleep(0.3)
-        folder.mkdir()
-        (folder / "value").write_text("42")
         return "42"
+
+    def save(value, folder):
+        folder.mkdir()
+        (folder / "value").write_text(value)
 
     got = []
     readers = [threading.Thread(target=lambda: got.append(
-        model._cached("thing", read=lambda d: (d / "value").read_text(), make=make))) for _ in range(2)]
+        model._cached("thing", read=lambda d: (d / "value").read_text(), build=build, save=save)))
+        for _ in range(2)]
     for t in readers:
         t.start()
     for t in readers:
