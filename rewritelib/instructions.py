@@ -40,10 +40,15 @@ def random_strings(rng, n: int, lengths: tuple[int, int], alphabet: str) -> list
 
 
 def draw_distinct(draw, n: int, taken: set, what: str, max_rounds: int = 200) -> list[str]:
-    """Call ``draw(m)`` until n strings unseen in ``taken`` are collected (adds them to it)."""
+    """Call ``draw(m)`` until n strings unseen in ``taken`` are collected (adds them to it).
+
+    Each round asks for as many as are missing, so near a full space (E7's 3-rule programs
+    fill 99% of the 3-letter strings) the hits dwindle geometrically; rounds past
+    ``max_rounds`` then ask for 4,096 at a time. Every draw that ends within ``max_rounds``
+    (all the committed records) keeps its random stream."""
     out: list[str] = []
-    for _ in range(max_rounds):
-        for s in draw(max(n - len(out), 16)):
+    for round_ in range(2 * max_rounds):
+        for s in draw(max(n - len(out), 16) if round_ < max_rounds else 4096):
             if s not in taken:
                 taken.add(s)
                 out.append(s)

@@ -74,6 +74,18 @@ def test_test_programs_are_strictly_unseen():
     assert len(seen) == 2 * 3 * len(train)  # every string of every rule distinct
 
 
+def test_programs_can_fill_every_string_the_shape_holds():
+    # E7-m3's last point: 2,829 programs of 3 rules + 100 test ones take 17,574 of the 17,576
+    # 3-letter strings; the geometric rounds alone stopped 12 short (the 4,096-draw rounds fix it)
+    rng, taken = np.random.default_rng(0), set()
+    train = P.draw_programs(rng, 2829, 3, (3, 3), ALPHABET, taken)
+    test = P.draw_programs(rng, 100, 3, (3, 3), ALPHABET, taken)
+    assert len(taken) == 2 * 3 * (2829 + 100) == 26 ** 3 - 2
+    assert {s for p in train + test for rule in p for s in rule} == taken
+    with pytest.raises(ConfigError, match="^n_instructions: could not draw 2 distinct replacements \\(got 0\\)"):
+        P.draw_programs(rng, 1, 2, (3, 3), ALPHABET, taken)  # 2 strings left: the patterns take them
+
+
 def test_same_seed_same_examples():
     assert build(2, seed=5)[2] == build(2, seed=5)[2]
     assert build(2, seed=5)[2] != build(2, seed=6)[2]
