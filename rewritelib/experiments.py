@@ -25,7 +25,7 @@ from . import plots
 from .config import ConfigError
 from .scales import DEFAULT_PRETRAINED, SCALES, SEEDS, check_scale, recipe
 from .study import (accuracy_table, by_occurrence, by_program_breakdown, by_test_rule, collect, failures,
-                    run_sweep, runs_root, study_name, write_summary)
+                    run_sweep, runs_root, seeds_passing, study_name, write_summary)
 
 MIXED_OCCURRENCES = (1, 5, 10, 15, 20)
 LETTERS_AND_DIGITS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -67,7 +67,8 @@ class Experiment:
 
 def _e1_tables(df, study):
     return {"exact match (mean ± sd (seeds))":
-            pd.concat([accuracy_table(df, s) for s in ("seen", "unseen")], axis=1)}
+            pd.concat([accuracy_table(df, s) for s in ("seen", "unseen")], axis=1),
+            "seeds past 50% unseen (share, 95% Wilson interval)": seeds_passing(df).round(3)}
 
 
 def _e2_tables(df, study):

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .study import runs_root
+from .study import runs_root, seeds_passing
 
 BEGIN, END = "<!-- paper-vs-ours:begin -->", "<!-- paper-vs-ours:end -->"
 MAIN = "Zhang, Wang & Charton 2024 (arXiv 2402.10891)"
@@ -61,6 +61,15 @@ class Records:
             return None
         row = df[(df["arm"] == arm) & (df["level"] == level) & (df["axis"] == axis)]
         return row.iloc[0] if len(row) else None
+
+
+def seeds_past(values: pd.Series | None, level: float = 0.5) -> str:
+    """How often a seed generalizes: "4 of 10 seeds past 50% (0.17-0.69, 95% Wilson)"."""
+    if values is None:
+        return "not run"
+    row = seeds_passing(pd.DataFrame({"split": "unseen", "at": 0, "exact_match": values}), level, index="at").iloc[0]
+    return (f"{int(row['passing'])} of {int(row['seeds'])} seeds past {level:.0%} "
+            f"({row['ci_low']:.2f}-{row['ci_high']:.2f}, 95% Wilson)")
 
 
 def mean_sd(values: pd.Series | None) -> str:
@@ -108,7 +117,8 @@ def _e1_few(r: Records) -> str:
 
 def _e1_threshold(r: Records) -> str:
     return (f"{fitted(r.threshold('diversity'))}, fitted, 95% interval; "
-            f"trained 3x longer (E1-long): {fitted(r.threshold('diversity-long'))}")
+            f"trained 3x longer (E1-long): {fitted(r.threshold('diversity-long'))}, where at I = 256 "
+            f"{seeds_past(r.accuracy('diversity-long', n_instructions=256))}")
 
 
 def _e1_plateau(r: Records) -> str:

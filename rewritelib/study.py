@@ -381,6 +381,24 @@ def thresholds(df: pd.DataFrame, levels=(0.5, 0.9), split: str = "unseen",
     return pd.DataFrame(rows)
 
 
+def seeds_passing(df: pd.DataFrame, level: float = 0.5, split: str = "unseen",
+                  index: str = "n_instructions") -> pd.DataFrame:
+    """How often a seed generalizes: per grid point, the seeds whose exact match reaches
+    ``level``, their share and its 95% Wilson interval (scipy). Near the threshold single seeds
+    split (E1-long at I = 256: 0.09 to 0.93), so the share, not the mean, is the reading."""
+    from scipy.stats import binomtest
+
+    if not 0 < level <= 1:
+        raise ConfigError(f"level: must be in (0, 1] (got {level!r})")
+    rows = []
+    for value, g in df[df["split"] == split].groupby(index):
+        seeds, passing = len(g), int((g["exact_match"] >= level).sum())
+        ci = binomtest(passing, seeds).proportion_ci(confidence_level=0.95, method="wilson")
+        rows.append({index: value, "seeds": seeds, "passing": passing, "share": passing / seeds,
+                     "ci_low": ci.low, "ci_high": ci.high})
+    return pd.DataFrame(rows).set_index(index)
+
+
 def accuracy_table(df: pd.DataFrame, split: str = "unseen", index: str | list = "n_instructions",
                    columns: str | None = None) -> pd.DataFrame:
     """Exact match as "mean ± sd (seeds)" strings, one cell per grid point: the README's tables.

@@ -14,7 +14,8 @@ import pytest
 
 from rewritelib.config import ConfigError
 from rewritelib.records import validate_result
-from rewritelib.study import accuracy_table, failures, markdown, run_sweep, runs_root, thresholds
+from rewritelib.study import (accuracy_table, failures, markdown, run_sweep, runs_root, seeds_passing,
+                              thresholds)
 
 from conftest import NOTEBOOK_TINY
 
@@ -322,6 +323,24 @@ def test_thresholds_per_seed_and_per_group():
     assert t.loc[(0.1, 0.9), "seeds_reaching"] == 1 and pd.isna(t.loc[(0.5, 0.9), "first_I_mean"])
     never = t.loc[(0.5, 0.9), ["first_I_min_over_seeds", "first_I_max_over_seeds"]]
     assert never.isna().all() and t["first_I_min_over_seeds"].dtype.kind == "f"  # NaN, not None
+
+
+def test_seeds_passing_counts_seeds_with_a_wilson_interval():
+    # 3 of 10 seeds reach 50% at I = 256, none of 3 at 64; Wilson by hand: (p + z^2/2n +-
+    # z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), z = 1.95996
+    ems = {64: [0.0, 0.1, 0.2], 256: [0.9, 0.1, 0.5, 0.49, 0.0, 0.93, 0.2, 0.3, 0.1, 0.05]}
+    df = pd.DataFrame([{"split": "unseen", "n_instructions": i, "exact_match": e, "seed": s}
+                       for i, es in ems.items() for s, e in enumerate(es)])
+    t = seeds_passing(df, 0.5)
+    assert t.loc[256, ["seeds", "passing"]].tolist() == [10, 3] and t.loc[256, "share"] == 0.3
+    z, n, p = 1.959964, 10, 0.3
+    mid, half = p + z * z / (2 * n), z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    assert t.loc[256, "ci_low"] == pytest.approx((mid - half) / (1 + z * z / n), abs=1e-5)
+    assert t.loc[256, "ci_high"] == pytest.approx((mid + half) / (1 + z * z / n), abs=1e-5)
+    assert t.loc[64, "passing"] == 0 and t.loc[64, "ci_low"] == 0
+    assert t.loc[64, "ci_high"] == pytest.approx(z * z / (3 + z * z), abs=1e-5)
+    with pytest.raises(ConfigError, match=r"^level: must be in \(0, 1\]"):
+        seeds_passing(df, 50)
 
 
 def test_accuracy_table_reads_mean_sd_and_seeds():

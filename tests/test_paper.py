@@ -74,3 +74,10 @@ def test_stored_chapters_are_the_cpu_study():
         assert "-tiny" not in text and "it/s]" not in text, path.name
         assert "widgets" not in nb["metadata"] and "papermill" not in nb["metadata"], path.name
         assert not any("execution" in c["metadata"] for c in code), path.name  # no timings
+
+
+def test_seeds_past_counts_the_seeds_that_generalize():
+    # 2 of 3 at 50%: Wilson's 95% interval is 0.21-0.94 (by hand: (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n))
+    assert paper.seeds_past(pd.Series([0.9, 0.1, 0.5])) == "2 of 3 seeds past 50% (0.21-0.94, 95% Wilson)"
+    assert paper.seeds_past(pd.Series([0.9, 0.1, 0.5]), 0.9) == "1 of 3 seeds past 90% (0.06-0.79, 95% Wilson)"
+    assert paper.seeds_past(None) == "not run"
