@@ -128,6 +128,36 @@ def _e6_tables(df, study):
             "unseen no-op inputs (copying is right)": accuracy_table(df, "noop", index=rows, columns="n_instructions")}
 
 
+def _beside_e6_encrypted(df: pd.DataFrame) -> pd.DataFrame:
+    """E6-encrypted-long's runs and E6's encrypted ones at the same scale, with an ``arm``
+    column: the model and its training steps (pretrained 100 or 400 LoRA steps, scratch).
+    E6-budget's full uniform arm is E6-encrypted-long's run at its I (the same data spec and
+    recipe, 400 steps): its runs fill that I where this study has none."""
+    scale_suffix = df["study"].iloc[0].removeprefix("pretrained-encrypted-long")  # "-tiny" at tiny
+    e6, budget = collect("pretrained" + scale_suffix), collect("pretrained-budget" + scale_suffix)
+    parts = [e6[e6["encrypt"].astype(bool)] if not e6.empty else e6, df]
+    if not budget.empty:
+        same = (budget["skew"].astype(str) == "uniform") & budget["budget"].isin(df["budget"]) & \
+            budget["steps"].isin(df["steps"]) & ~budget["n_instructions"].isin(df["n_instructions"])
+        parts.append(budget[same])
+    both = pd.concat(parts, ignore_index=True)
+    return both.assign(arm=both["model"] + ", " + both["steps"].astype(str) + " steps")
+
+
+def _e6_encrypted_long_tables(df, study):
+    both = _beside_e6_encrypted(df)
+    return {f"unseen {label}, encrypted: E6 beside 400 LoRA steps, arm x I":
+            accuracy_table(both, split, index="arm", columns="n_instructions")
+            for split, label in (("has_op", "has-op inputs"), ("noop", "no-op inputs"))}
+
+
+def _e6_encrypted_long_figure(df, path=None):
+    both = _beside_e6_encrypted(df)
+    return plots.two_panels(both, "arm", [(("has_op",), "E6 encrypted: unseen has-op inputs"),
+                                          (("noop",), "E6 encrypted: unseen no-op inputs")],
+                            path, hue_order=sorted(both["arm"].unique()))
+
+
 def _e6_budget_tables(df, study):
     rows = ["budget", "skew"]
     return {"exact match by budget and skew (mean ± sd (seeds))":
@@ -315,10 +345,12 @@ EXPERIMENTS = {e.name: e for e in [
     # pretrained encrypted threshold, beside the scratch one (I ~ 510)?
     Experiment("E6-encrypted-long", "pretrained-encrypted-long", "pretrained, encrypted, 400 LoRA steps", {
         "tiny": {"n_instructions": [8]},
-        "cpu": {"n_instructions": [8, 32, 128, 512, 2048]},
+        # 2,048 is E6-budget's full uniform arm (the same data and recipe: its tables and
+        # figure read those runs there); --grid n_instructions=2048 would rerun it here
+        "cpu": {"n_instructions": [8, 32, 128, 512]},
     }, data={scale: {**fixed, "encrypt": True} for scale, fixed in E6_DATA.items()},
         train={"tiny": {"model": "pretrained"}, "cpu": {"model": "pretrained", "max_steps": 400}},
-        figure=plots.e6_figure, tables=_e6_tables, transition=("has_op", None)),
+        figure=_e6_encrypted_long_figure, tables=_e6_encrypted_long_tables, transition=("has_op", None)),
     # E7, beyond the paper: an instruction is a Markov program of m ordered rules, the target
     # one step of it (programs.py); I counts programs. The cpu grid comes from the pilot
     # (docs/e7_programs.md): m = 2's transition lies between 1,024 and 4,096 programs, and

@@ -196,7 +196,8 @@ def _e6_threshold(r: Records) -> str:
     plain = [(m, r.threshold("pretrained", f"model={m}, encrypt=False")) for m in ("pretrained", "scratch")]
     return "has-op, plain: " + ", ".join(f"{m} {fitted(row)}" for m, row in plain) + \
         f"; encrypted: pretrained {fitted(r.threshold('pretrained', 'model=pretrained, encrypt=True'))}, " \
-        f"scratch {fitted(r.threshold('pretrained', 'model=scratch, encrypt=True'))}"
+        f"scratch {fitted(r.threshold('pretrained', 'model=scratch, encrypt=True'))}, pretrained with 400 LoRA " \
+        f"steps (E6-encrypted-long) {fitted(r.threshold('pretrained-encrypted-long'))}"
 
 
 def _e7_programs(r: Records) -> str:
