@@ -181,6 +181,9 @@ def _e7_tables(df, study):
                 by_program_breakdown(study, "by_conflict")}
 
 
+# E1-long's recipe, shared by E7-long and E7-m3: 3x the scratch steps (docs/scale_search.md)
+LONG_RECIPE = {scale: {"max_steps": 3 * recipe(scale, "scratch")["max_steps"]} for scale in ("tiny", "cpu")}
+
 # E7's data: E1's shape, programs of m rules, 30% of has-op inputs holding two rules' patterns;
 # its three entries differ in grid and recipe only, and read their runs the same way
 E7_DATA = {"tiny": dict(conflict_fraction=0.3), "cpu": dict(conflict_fraction=0.3)}
@@ -218,8 +221,7 @@ EXPERIMENTS = {e.name: e for e in [
     # docs/scale_search.md's third pass to pass 0.9 at I = 1,024 (~13 min a run at one thread)
     Experiment("E1-long", "diversity-long", "number of instructions, the longer training recipe",
                {scale: E1_GRIDS[scale] for scale in ("tiny", "cpu")},
-               train={scale: {"max_steps": 3 * recipe(scale, "scratch")["max_steps"]}
-                      for scale in ("tiny", "cpu")},
+               train=LONG_RECIPE,
                figure=plots.e1_figure, tables=_e1_tables, transition=("unseen", None)),
     Experiment("E2", "noop", "share of no-ops", {
         "tiny": {"noop_fraction": [0.1, 0.5], "n_instructions": [2, 32]},
@@ -367,8 +369,7 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("E7-long", "programs-long", "Markov programs, the longer training recipe", {
         "tiny": {"program_length": [2], "n_instructions": [4, 16]},
         "cpu": {"program_length": [2], "n_instructions": [1024]},
-    }, data=E7_DATA, train={scale: {"max_steps": 3 * recipe(scale, "scratch")["max_steps"]}
-                            for scale in ("tiny", "cpu")}, **E7_READ),
+    }, data=E7_DATA, train=LONG_RECIPE, **E7_READ),
     # E7 with programs of 3 rules: the quick recipe learns none of them at 2,048 (not even the
     # programs trained on; its loss still falls at the end), so this trains 3x longer, as
     # E7-long. E1's shape holds at most 2,829 programs of 3 rules (6 distinct strings each,
@@ -378,8 +379,7 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("E7-m3", "programs-m3", "Markov programs of 3 rules, the longer training recipe", {
         "tiny": {"program_length": [3], "n_instructions": [4, 16]},
         "cpu": {"program_length": [3], "n_instructions": [2800]},
-    }, data=E7_DATA, train={scale: {"max_steps": 3 * recipe(scale, "scratch")["max_steps"]}
-                            for scale in ("tiny", "cpu")}, **E7_READ),
+    }, data=E7_DATA, train=LONG_RECIPE, **E7_READ),
     # E7's composition question: scored on unseen 2-rule programs, trained on single rules
     # only (m = 1) or on a mix, half single rules and half 2-rule programs (m = 1,2), at the
     # same budget; E7's m = 2 is the pure arm, at the I values of E7's grid below and above its
