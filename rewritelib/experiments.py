@@ -121,6 +121,30 @@ def _e4_tables(df, study):
             "unseen by the test rule's shape and k (mean over seeds)": by_test_rule(study)}
 
 
+def _beside_e4(df: pd.DataFrame) -> pd.DataFrame:
+    """E4-narrow's runs and E4's runs of the same families at the same scale: one table with
+    the training range ``family_k`` as the column that tells them apart. Where the two
+    entries share the range (at ``tiny`` both train k = 3-4), E4's runs add nothing."""
+    wide = collect("families" + df["study"].iloc[0].removeprefix("families-narrow"))  # "-tiny" at tiny
+    if not wide.empty:
+        wide = wide[wide["family"].isin(df["family"]) & ~wide["family_k"].isin(df["family_k"])]
+    return pd.concat([df, wide], ignore_index=True)
+
+
+def _e4_narrow_tables(df, study):
+    both, rows = _beside_e4(df), ["family", "family_k"]
+    return {"unseen (test k = 1-2), family x training k by I": accuracy_table(both, index=rows, columns="n_instructions"),
+            "seen, family x training k by I": accuracy_table(both, "seen", index=rows, columns="n_instructions"),
+            "unseen by the test rule's shape and k, narrow training (mean over seeds)": by_test_rule(study)}
+
+
+def _e4_narrow_figure(df, path=None):
+    both = _beside_e4(df).assign(training=lambda d: "k = " + d["family_k"].astype(str))
+    return plots.two_panels(both, "family", [(("unseen",), "E4: unseen rules of k = 1-2, by training k"),
+                                             (("seen",), "E4: seen rules, by training k")],
+                            path, style="training", style_order=sorted(both["training"].unique()))
+
+
 def _e6_tables(df, study):
     rows = ["model", "encrypt"]
     return {"unseen has-op inputs (the rule must act), model x cipher by I":
@@ -288,7 +312,7 @@ EXPERIMENTS = {e.name: e for e in [
         "cpu": {"family": ["periodic", "mirrored", "mixed"], "n_instructions": [256, 1024, 1536]},
     }, data={"tiny": dict(pattern_length=4, family_k="3-4", test_family_k="1-2"),
              "cpu": dict(input_length=16, pattern_length=6, family_k="3-4", test_family_k="1-2")},
-        figure=plots.e4_figure, tables=_e4_tables, transition=("unseen", "family")),
+        figure=_e4_narrow_figure, tables=_e4_narrow_tables, transition=("unseen", "family")),
     # E5: the pattern planted 1, 10 or 20 times (or a mix) in every training input; the test
     # inputs hold it 1 to 20 times
     Experiment("E5", "occurrences", "occurrences of the pattern in the inputs", {

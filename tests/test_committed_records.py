@@ -3,6 +3,7 @@ valid record, and each summary.csv is exactly what ``study.collect`` builds from
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -58,3 +59,50 @@ def test_e2_reads_table_sets_the_second_control_beside_e2_and_the_first(monkeypa
                                   "50% in budget, 2200 steps", "30% on top, 2200 steps",
                                   "50% on top, 2200 steps", "50% on top, 3960 steps"}
     assert all(cell.endswith("(3)") for cell in table.loc[1024])
+
+
+def test_e4_narrow_sets_e4s_wide_runs_of_its_families_beside_its_own(monkeypatch):
+    """E4-narrow's tables and figure read E4's committed runs of the same families (training
+    k = 3-6) beside its own (3-4); a family it did not run, or a range it shares, adds none."""
+    from rewritelib.experiments import _beside_e4, _e4_narrow_figure
+
+    monkeypatch.setenv("REWRITELIB_RUNS", str(RUNS))
+    wide = collect("families")
+    narrow = wide[wide["family"] == "periodic"].assign(study="families-narrow", family_k="3-4")
+    both = _beside_e4(narrow)
+    assert set(zip(both["family"], both["family_k"])) == {("periodic", "3-4"), ("periodic", "3-6")}
+    assert len(both) == 2 * len(narrow)
+    assert len(_beside_e4(narrow.assign(family_k="3-6"))) == len(narrow)
+    assert len(_e4_narrow_figure(narrow).axes[0].get_lines()) >= 2  # a curve per training range
+
+
+def _doc_rows(section: str) -> dict[int, list[float]]:
+    """The numbers of each table row of a docs section, keyed by the row's I."""
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0].replace(",", "").isdigit():
+            rows[int(cells[0].replace(",", ""))] = [float(x) for x in re.findall(r"\d+\.\d+", line)]
+    return rows
+
+
+def test_docs_e7_tables_are_the_committed_records():
+    """docs/e7_programs.md's tables of the E7 sweep and of E7-compose are typed by hand: each
+    mean (and sd) they show is the records' to the 3 decimals shown."""
+    text = (RUNS.parent / "docs" / "e7_programs.md").read_text()
+    stats = {}
+    for study in ("programs", "programs-compose"):
+        d = pd.read_csv(RUNS / study / "summary.csv")
+        stats[study] = d.groupby(["program_length", "n_instructions", "split"])["exact_match"].agg(["mean", "std"])
+    at = lambda study, m, i, split: [round(x, 3) for x in stats[study].loc[(m, i, split)]]
+
+    sweep = _doc_rows(text.split("## The sweep", 1)[1].split("\n## ", 1)[0])
+    assert sorted(sweep) == [256, 512, 1024, 2048, 4096]
+    for i, numbers in sweep.items():
+        assert numbers[:4] == at("programs", 2, i, "seen") + at("programs", 2, i, "unseen"), i
+    compose = _doc_rows(text.split("## Composition", 1)[1].split("\n## ", 1)[0])
+    assert sorted(compose) == [256, 1024, 4096]
+    for i, numbers in compose.items():
+        single = [at("programs-compose", "1", i, s)[0] for s in ("seen", "unseen")]
+        mix = [at("programs-compose", "1,2", i, s)[0] for s in ("seen", "unseen")]
+        assert numbers[:4] == single + mix and at("programs", 2, i, "unseen")[0] in numbers[4:], i
