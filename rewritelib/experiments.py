@@ -24,8 +24,9 @@ import pandas as pd
 from . import plots
 from .config import ConfigError
 from .scales import DEFAULT_PRETRAINED, SCALES, SEEDS, check_scale, recipe
-from .study import (accuracy_table, by_occurrence, by_program_breakdown, by_test_rule, collect, failures,
-                    run_sweep, runs_root, seeds_passing, study_name, write_summary)
+from .study import (accuracy_table, by_distinct_letters, by_occurrence, by_program_breakdown, by_test_rule,
+                    collect, failures, rule_scores, run_sweep, runs_root, seeds_passing, study_name,
+                    write_summary)
 
 MIXED_OCCURRENCES = (1, 5, 10, 15, 20)
 LETTERS_AND_DIGITS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -121,21 +122,33 @@ def _e4_tables(df, study):
             "unseen by the test rule's shape and k (mean over seeds)": by_test_rule(study)}
 
 
+def _wide_beside(narrow: pd.DataFrame, wide: pd.DataFrame) -> pd.DataFrame:
+    """E4's rows of the families E4-narrow ran, at a training range it did not run (at
+    ``tiny`` both train k = 3-4, and E4's runs add nothing)."""
+    if wide.empty or narrow.empty:
+        return wide
+    return wide[wide["family"].isin(narrow["family"]) & ~wide["family_k"].isin(narrow["family_k"])]
+
+
+def _wide_study(study: str) -> str:
+    return "families" + study.removeprefix("families-narrow")  # "-tiny" at tiny
+
+
 def _beside_e4(df: pd.DataFrame) -> pd.DataFrame:
     """E4-narrow's runs and E4's runs of the same families at the same scale: one table with
-    the training range ``family_k`` as the column that tells them apart. Where the two
-    entries share the range (at ``tiny`` both train k = 3-4), E4's runs add nothing."""
-    wide = collect("families" + df["study"].iloc[0].removeprefix("families-narrow"))  # "-tiny" at tiny
-    if not wide.empty:
-        wide = wide[wide["family"].isin(df["family"]) & ~wide["family_k"].isin(df["family_k"])]
-    return pd.concat([df, wide], ignore_index=True)
+    the training range ``family_k`` as the column that tells them apart."""
+    return pd.concat([df, _wide_beside(df, collect(_wide_study(df["study"].iloc[0])))], ignore_index=True)
 
 
 def _e4_narrow_tables(df, study):
     both, rows = _beside_e4(df), ["family", "family_k"]
+    narrow = rule_scores(study)
+    letters = pd.concat([narrow, _wide_beside(narrow, rule_scores(_wide_study(study)))], ignore_index=True)
     return {"unseen (test k = 1-2), family x training k by I": accuracy_table(both, index=rows, columns="n_instructions"),
             "seen, family x training k by I": accuracy_table(both, "seen", index=rows, columns="n_instructions"),
-            "unseen by the test rule's shape and k, narrow training (mean over seeds)": by_test_rule(study)}
+            "unseen by the test rule's shape and k, narrow training (mean over seeds)": by_test_rule(study),
+            # a training pattern of k = 3-4 holds at most 4 distinct letters, one of 3-6 up to 6
+            "unseen by the distinct letters of the test pattern, both training ranges": by_distinct_letters(letters)}
 
 
 def _e4_narrow_figure(df, path=None):

@@ -302,12 +302,11 @@ def by_occurrence(study: str) -> pd.DataFrame:
                                           columns="test_occurrences", values="exact_match").round(3)
 
 
-def by_test_rule(study: str, split: str = "unseen") -> pd.DataFrame:
-    """Exact match by the test rule's shape and k (columns), one row per family x I, as
-    "mean over seeds (test rules, summed over seeds)": which small-k patterns a family
-    transfers to (E4). The records keep a score per rule id; the rules themselves are
-    redrawn from each run's data_spec by today's sampler (tests/test_data.py pins that it
-    redraws a data set's rules)."""
+def rule_scores(study: str, split: str = "unseen") -> pd.DataFrame:
+    """One row per family run and test rule: its shape, k, distinct letters in its pattern,
+    and the run's right answers out of n on it. The records keep a score per rule id; the
+    rules themselves are redrawn from each run's data_spec by today's sampler
+    (tests/test_data.py pins that it redraws a data set's rules)."""
     rows = []
     for run, r in results(study):
         spec = r["run_info"]["data_spec"] or {}
@@ -318,20 +317,38 @@ def by_test_rule(study: str, split: str = "unseen") -> pd.DataFrame:
         first = 0 if split == "seen" else len(train)  # test ids follow the training ids
         for rid, (right, n) in r["metrics"].get("per_rule", {}).get(split, {}).items():
             i = int(rid) - first
-            rows.append({"family": spec["family"], "n_instructions": spec["n_instructions"],
-                         "seed": spec["seed"], "shape": rules.family[i], "k": rules.k[i],
-                         "right": right, "n": n})
-    if not rows:
+            rows.append({"family": spec["family"], "family_k": _cell("family_k", spec.get("family_k")),
+                         "n_instructions": spec["n_instructions"], "seed": spec["seed"],
+                         "shape": rules.family[i], "k": rules.k[i],
+                         "letters": len(set(rules.patterns[i])), "right": right, "n": n})
+    return pd.DataFrame(rows)
+
+
+def _per_rule_table(df: pd.DataFrame, rows: list[str], columns: list[str]) -> pd.DataFrame:
+    """"mean over seeds (test rules, summed over seeds)" per cell: a run's score on the rules
+    of a cell first, then the mean of the runs."""
+    if df.empty:
         return pd.DataFrame()
-    df = pd.DataFrame(rows)
-    df["rules"] = 1
-    per_run = df.groupby(["family", "n_instructions", "seed", "shape", "k"])[["right", "n", "rules"]].sum()
+    per_run = df.assign(rules=1).groupby(rows + ["seed"] + columns)[["right", "n", "rules"]].sum()
     per_run["exact_match"] = per_run["right"] / per_run["n"]
-    g = per_run.groupby(["family", "n_instructions", "shape", "k"]).agg(
-        mean=("exact_match", "mean"), rules=("rules", "sum"))
+    g = per_run.groupby(rows + columns).agg(mean=("exact_match", "mean"), rules=("rules", "sum"))
     # how many test rules stand behind a cell (summed over seeds): some shapes are rare
     cells = g.apply(lambda r: f"{r['mean']:.3f} ({int(r['rules'])} rules)", axis=1)
-    return cells.unstack(["shape", "k"]).fillna("")
+    return cells.unstack(columns).fillna("")
+
+
+def by_test_rule(study: str, split: str = "unseen") -> pd.DataFrame:
+    """Exact match by the test rule's shape and k (columns), one row per family x I: which
+    small-k patterns a family transfers to (E4)."""
+    return _per_rule_table(rule_scores(study, split), ["family", "n_instructions"], ["shape", "k"])
+
+
+def by_distinct_letters(scores: pd.DataFrame) -> pd.DataFrame:
+    """Exact match by how many distinct letters the test rule's pattern holds (columns), one
+    row per family, training k and I, from ``rule_scores`` of one or more studies (E4 and
+    E4-narrow): does a family transfer to patterns with more distinct letters than its
+    training patterns hold?"""
+    return _per_rule_table(scores, ["family", "family_k", "n_instructions"], ["letters"])
 
 
 def failures(study: str) -> list[dict]:

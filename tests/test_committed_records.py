@@ -106,3 +106,18 @@ def test_docs_e7_tables_are_the_committed_records():
         single = [at("programs-compose", "1", i, s)[0] for s in ("seen", "unseen")]
         mix = [at("programs-compose", "1,2", i, s)[0] for s in ("seen", "unseen")]
         assert numbers[:4] == single + mix and at("programs", 2, i, "unseen")[0] in numbers[4:], i
+
+
+def test_per_rule_tables_score_each_run_first_and_then_average_the_seeds(monkeypatch):
+    """by_distinct_letters pools a run's test rules of a cell (right / n over them), then
+    takes the mean over the runs; the rule counts are summed over seeds. On the committed E4
+    records, repeated patterns of k = 3-6 hold at most 2 distinct letters."""
+    from rewritelib.study import by_distinct_letters, rule_scores
+
+    scores = pd.DataFrame({"family": "mixed", "family_k": "3-4", "n_instructions": 256,
+                           "seed": [0, 0, 1], "letters": [5, 5, 5], "right": [1, 3, 0], "n": [4, 4, 10]})
+    assert by_distinct_letters(scores).loc[("mixed", "3-4", 256), 5] == "0.250 (3 rules)"  # (4/8 + 0) / 2
+    monkeypatch.setenv("REWRITELIB_RUNS", str(RUNS))
+    seen = rule_scores("families", "seen")
+    assert seen[seen["family"] == "repeated"]["letters"].max() == 2
+    assert set(seen["family_k"]) == {"3-6"} and seen["letters"].max() == 6
