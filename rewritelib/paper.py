@@ -160,13 +160,17 @@ def _e4_few(r: Records) -> str:
 
 
 def _e4_alone(r: Records) -> str:
-    return "I = 1,536: " + ", ".join(
-        f"{f} {mean_sd(r.accuracy('families', n_instructions=1536, family=f))}"
-        for f in ("repeated", "periodic", "mirrored"))
+    def at(study, families):
+        return ", ".join(f"{f} {mean_sd(r.accuracy(study, n_instructions=1536, family=f))}" for f in families)
+    # k = 6 makes a periodic or mirrored pattern any 6-letter string: E4-narrow trains on 3-4
+    return (f"I = 1,536, training k = 3-6: {at('families', ('repeated', 'periodic', 'mirrored'))}; "
+            f"training k = 3-4 (E4-narrow): {at('families-narrow', ('periodic', 'mirrored'))}")
 
 
 def _e4_mixed(r: Records) -> str:
-    return f"I = 1,536: mixed {mean_sd(r.accuracy('families', n_instructions=1536, family='mixed'))}"
+    at = {study: mean_sd(r.accuracy(study, n_instructions=1536, family="mixed"))
+          for study in ("families", "families-narrow")}
+    return f"I = 1,536: mixed {at['families']}; trained on k = 3-4 (E4-narrow) {at['families-narrow']}"
 
 
 def _e5(r: Records) -> str:

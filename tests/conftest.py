@@ -28,6 +28,8 @@ def small_config(**kw) -> DataConfig:
 NOTEBOOK_TINY = {"01_data_construction": {"n_instructions": 12},
                  "02_training": {"n_instructions": 8, "run_dir": None, "max_steps": 40},
                  "03_diversity_ablation": {"experiments": ["E1"]},
+                 # E4-narrow at tiny trains what E4 does (k = 3-4): its cpu cell runs in nbval
+                 "05_families_and_occurrences": {"experiments": ["E4", "E5"]},
                  "06_pretrained_lora": {"experiments": ["E6"], "demo_instructions": 0},
                  "07_markov_programs": {"experiments": ["E7", "E7-compose"]}}
 
