@@ -119,7 +119,7 @@ def _e4_tables(df, study):
             accuracy_table(df, index="family", columns="n_instructions"),
             "seen, family x I": accuracy_table(df, "seen", index="family", columns="n_instructions"),
             # k = 1 collapses periodic and mirrored to one letter repeated ("aaaaaa")
-            "unseen by the test rule's shape and k (mean over seeds)": by_test_rule(study)}
+            "unseen by the test rule's shape and k (mean over seeds)": by_test_rule(rule_scores(study))}
 
 
 def _wide_beside(narrow: pd.DataFrame, wide: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +146,7 @@ def _e4_narrow_tables(df, study):
     letters = pd.concat([narrow, _wide_beside(narrow, rule_scores(_wide_study(study)))], ignore_index=True)
     return {"unseen (test k = 1-2), family x training k by I": accuracy_table(both, index=rows, columns="n_instructions"),
             "seen, family x training k by I": accuracy_table(both, "seen", index=rows, columns="n_instructions"),
-            "unseen by the test rule's shape and k, narrow training (mean over seeds)": by_test_rule(study),
+            "unseen by the test rule's shape and k, narrow training (mean over seeds)": by_test_rule(narrow),
             # a training pattern of k = 3-4 holds at most 4 distinct letters, one of 3-6 up to 6
             "unseen by the distinct letters of the test pattern, both training ranges": by_distinct_letters(letters)}
 

@@ -337,10 +337,10 @@ def _per_rule_table(df: pd.DataFrame, rows: list[str], columns: list[str]) -> pd
     return cells.unstack(columns).fillna("")
 
 
-def by_test_rule(study: str, split: str = "unseen") -> pd.DataFrame:
-    """Exact match by the test rule's shape and k (columns), one row per family x I: which
-    small-k patterns a family transfers to (E4)."""
-    return _per_rule_table(rule_scores(study, split), ["family", "n_instructions"], ["shape", "k"])
+def by_test_rule(scores: pd.DataFrame) -> pd.DataFrame:
+    """Exact match by the test rule's shape and k (columns), one row per family x I, from
+    ``rule_scores``: which small-k patterns a family transfers to (E4)."""
+    return _per_rule_table(scores, ["family", "n_instructions"], ["shape", "k"])
 
 
 def by_distinct_letters(scores: pd.DataFrame) -> pd.DataFrame:
