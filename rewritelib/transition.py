@@ -88,7 +88,7 @@ def _check(runs: pd.DataFrame, axis: str) -> None:
         raise ConfigError("seeds: no runs to fit a transition to")
     if runs[axis].nunique() < 3:
         raise ConfigError(f"{axis}: a transition needs runs at >= 3 of its values "
-                          f"(got {sorted(runs[axis].unique())})")
+                          f"(got {sorted(runs[axis].unique().tolist())})")
 
 
 def fit_arm(runs: pd.DataFrame, replicates: int = 1000, seed: int = 0, axis: str = "n_instructions"):
