@@ -40,6 +40,9 @@ COMPARISONS = [
     # I counts programs in E7 and rules in E1: a ratio of 2 is as many distinct rules
     ("E7", "E7: 2-rule programs / single rules (E1)", ("programs", "unseen", {"program_length": 2}),
      ("diversity", "unseen", {})),
+    # m = 3 trains with E1-long's recipe (3x the steps), so its single-rule arm is E1-long's
+    ("E7", "E7-m3: 3-rule programs / single rules, both trained 3x longer (E1-long)",
+     ("programs-m3", "unseen", {"program_length": 3}), ("diversity-long", "unseen", {})),
 ]
 
 

@@ -109,6 +109,21 @@ def test_docs_e7_tables_are_the_committed_records():
         assert numbers[:4] == single + mix and at("programs", 2, i, "unseen")[0] in numbers[4:], i
 
 
+def test_docs_e7_m3_table_is_the_committed_records():
+    """docs/e7_programs.md's table of E7-m3's grid: the seeds, seen and unseen means of each I
+    are the records' (a grid with seeds still missing, so it says which ones ran)."""
+    text = (RUNS.parent / "docs" / "e7_programs.md").read_text()
+    d = pd.read_csv(RUNS / "programs-m3" / "summary.csv")
+    section = text.split("## Three-rule programs", 1)[1].split("\n## ", 1)[0]
+    table = _doc_rows(section.split("### The grid", 1)[1])
+    assert sorted(table) == sorted(d["n_instructions"].unique())
+    for i, numbers in table.items():
+        runs = d[d["n_instructions"] == i]
+        means = [round(runs[runs["split"] == s]["exact_match"].mean(), 3) for s in ("seen", "unseen")]
+        seeds = ", ".join(map(str, sorted(runs["seed"].unique())))
+        assert numbers[:2] == means and f"| {i:,} | {seeds} |" in section, i
+
+
 def test_per_rule_tables_score_each_run_first_and_then_average_the_seeds(monkeypatch):
     """by_distinct_letters pools a run's test rules of a cell (right / n over them), then
     takes the mean over the runs; the rule counts are summed over seeds. On the committed E4

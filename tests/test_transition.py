@@ -135,3 +135,16 @@ def test_comparisons_answer_with_intervals_or_say_why_not(monkeypatch, tmp_path)
     monkeypatch.setenv("REWRITELIB_RUNS", str(tmp_path))  # nothing run: one line each, no error
     missing = comparisons_table(["E1", "E2"], "tiny", levels=(0.5, 0.9))
     assert len(missing) == 10 and missing["note"].str.startswith("study: no finished runs in ").all()
+
+
+def test_e7_m3_is_compared_with_single_rules_trained_as_long(monkeypatch):
+    """m = 3 runs E1-long's recipe, so the single-rule arm must be E1-long's runs (the same
+    steps, batch and shape of rule), not E1's quick ones."""
+    from rewritelib.comparisons import COMPARISONS, arm
+
+    monkeypatch.setenv("REWRITELIB_RUNS", str(RUNS))
+    (_, _, a, b), = [c for c in COMPARISONS if c[1].startswith("E7-m3")]
+    programs, rules = arm(*a), arm(*b)
+    assert set(programs["program_length"].astype(str)) == {"3"}
+    for column in ("steps", "budget", "alphabet", "input_length", "pattern_length", "replacement_length"):
+        assert set(programs[column]) == set(rules[column]), column
