@@ -77,12 +77,18 @@ def _e2_tables(df, study):
             for split in ("unseen", "has_op")}
 
 
+def _at_scale_of(study: str, own: str, other: str) -> str:
+    """The study ``other`` at the scale of ``study``, a study of ``own``: "families-tiny"
+    beside "families-narrow-tiny", "families" beside "families-narrow" (cpu has no suffix)."""
+    return other + study.removeprefix(own)
+
+
 def _beside_e2(df: pd.DataFrame, own: str, others: list[str], steps: bool = False) -> pd.DataFrame:
     """A control's runs (study ``own`` at cpu) and the runs of ``others`` (E2's studies) at the
     same scale, with an ``arm`` column: the no-op share, whether the no-ops are in the budget
     (E2) or on top of it (the controls) and, with ``steps``, the training steps."""
-    scale_suffix = df["study"].iloc[0].removeprefix(own)  # "" at cpu, "-tiny" at tiny
-    both = pd.concat([collect(o + scale_suffix) for o in others] + [df], ignore_index=True)
+    study = df["study"].iloc[0]
+    both = pd.concat([collect(_at_scale_of(study, own, o)) for o in others] + [df], ignore_index=True)
     both["noops_on_top"] = both["noops_on_top"].fillna(False).astype(bool)
     both["arm"] = [f"{p:.0%} " + ("on top" if top else "in budget")
                    for p, top in zip(both["noop_fraction"], both["noops_on_top"])]
@@ -131,7 +137,7 @@ def _wide_beside(narrow: pd.DataFrame, wide: pd.DataFrame) -> pd.DataFrame:
 
 
 def _wide_study(study: str) -> str:
-    return "families" + study.removeprefix("families-narrow")  # "-tiny" at tiny
+    return _at_scale_of(study, "families-narrow", "families")
 
 
 def _beside_e4(df: pd.DataFrame) -> pd.DataFrame:
@@ -170,8 +176,9 @@ def _beside_e6_encrypted(df: pd.DataFrame) -> pd.DataFrame:
     column: the model and its training steps (pretrained 100 or 400 LoRA steps, scratch).
     E6-budget's full uniform arm is E6-encrypted-long's run at its I (the same data spec and
     recipe, 400 steps): its runs fill that I where this study has none."""
-    scale_suffix = df["study"].iloc[0].removeprefix("pretrained-encrypted-long")  # "-tiny" at tiny
-    e6, budget = collect("pretrained" + scale_suffix), collect("pretrained-budget" + scale_suffix)
+    study = df["study"].iloc[0]
+    e6, budget = (collect(_at_scale_of(study, "pretrained-encrypted-long", other))
+                  for other in ("pretrained", "pretrained-budget"))
     parts = [e6[e6["encrypt"].astype(bool)] if not e6.empty else e6, df]
     if not budget.empty:
         same = (budget["skew"].astype(str) == "uniform") & budget["budget"].isin(df["budget"]) & \

@@ -90,6 +90,13 @@ def fitted(row, name: str = "I") -> str:
     return f"{name} = {_g(row['I_estimate'])} ({_g(row['I_ci_low'])}-{_g(row['I_ci_high'])})"
 
 
+def _plateau(row) -> str:
+    """ (plateau 0.36), for thresholds taken at a share of the fitted plateau; empty when none was fitted."""
+    if row is None or not np.isfinite(row["plateau"]):
+        return ""
+    return f" (plateau {row['plateau']:.2f})"
+
+
 def _g(x: float) -> str:
     if not np.isfinite(x):
         return "inf"
@@ -208,16 +215,14 @@ def _e7_programs(r: Records) -> str:
     m2 = dict(program_length=2)
     cells = ", ".join(f"{i:,}: {mean_sd(r.accuracy('programs', n_instructions=i, **m2))}" for i in (1024, 4096))
     row = r.threshold("programs", "program_length=2", level=0.9)
-    plateau = "" if row is None or not np.isfinite(row["plateau"]) else f" (plateau {row['plateau']:.2f})"
-    return (f"2-rule programs, unseen, I = {cells}; at 90% of the plateau{plateau}: {fitted(row)}; "
+    return (f"2-rule programs, unseen, I = {cells}; at 90% of the plateau{_plateau(row)}: {fitted(row)}; "
             f"single rules (E1), at 90% of theirs: {fitted(r.threshold('diversity', level=0.9))}")
 
 
 def _e7_m3(r: Records) -> str:
     cells = ", ".join(f"{i:,}: {mean_sd(r.accuracy('programs-m3', n_instructions=i))}" for i in (1024, 2048))
     row = r.threshold("programs-m3", "program_length=3", level=0.9)
-    plateau = "" if row is None or not np.isfinite(row["plateau"]) else f" (plateau {row['plateau']:.2f})"
-    return (f"3-rule programs, trained 3x longer, unseen, I = {cells}; at 90% of the plateau{plateau}: "
+    return (f"3-rule programs, trained 3x longer, unseen, I = {cells}; at 90% of the plateau{_plateau(row)}: "
             f"{fitted(row)}; single rules trained as long (E1-long), at 90% of theirs: "
             f"{fitted(r.threshold('diversity-long', level=0.9))}")
 

@@ -148,3 +148,12 @@ def test_e7_m3_is_compared_with_single_rules_trained_as_long(monkeypatch):
     assert set(programs["program_length"].astype(str)) == {"3"}
     for column in ("steps", "budget", "alphabet", "input_length", "pattern_length", "replacement_length"):
         assert set(programs[column]) == set(rules[column]), column
+    assert _batch_sizes(RUNS / a[0], programs) == _batch_sizes(RUNS / b[0], rules) == {64}
+
+
+def _batch_sizes(study: Path, runs: pd.DataFrame) -> set[int]:
+    """summary.csv leaves the batch out; each run's result.json keeps it with the recipe."""
+    import json
+
+    return {json.loads((study / r / "result.json").read_text())["run_info"]["params"]["train"]["batch_size"]
+            for r in set(runs["run_id"])}
