@@ -149,10 +149,11 @@ def kill(procs):
         p.wait()
 
 
-def progress(rid) -> int:
-    text = (LOGS / f"{rid}.log").read_text(errors="replace")
+def progress(rid, logs: Path | None = None) -> int:
+    """The last training step a run's log shows since its last launch (its tqdm bar, "train")."""
+    text = ((logs or LOGS) / f"{rid}.log").read_text(errors="replace")
     text = text.rsplit("=== launch", 1)[-1]
-    m = re.findall(r"(\d+)/(\d+) \[", text)
+    m = re.findall(r"train:[^\r\n]*?(\d+)/(\d+) \[", text)
     return int(m[-1][0]) if m else 0
 
 
