@@ -220,7 +220,7 @@ def _e7_programs(r: Records) -> str:
 
 
 def _e7_m3(r: Records) -> str:
-    cells = ", ".join(f"{i:,}: {mean_sd(r.accuracy('programs-m3', n_instructions=i))}" for i in (1024, 2048))
+    cells = ", ".join(f"{i:,}: {mean_sd(r.accuracy('programs-m3', n_instructions=i))}" for i in (1024, 2048, 2800))
     row = r.threshold("programs-m3", "program_length=3", level=0.9)
     return (f"3-rule programs, trained 3x longer, unseen, I = {cells}; at 90% of the plateau{_plateau(row)}: "
             f"{fitted(row)}; single rules trained as long (E1-long), at 90% of theirs: "

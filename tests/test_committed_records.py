@@ -33,7 +33,7 @@ def test_the_main_study_is_committed():
 # Experiments whose committed cpu records are complete: every grid point of the registry's
 # cpu grid has at least 3 seeds.
 COMPLETE_AT_CPU = ["E1", "E1-long", "E2", "E4", "E4-narrow", "E5", "E6", "E6-budget", "E6-encrypted-long",
-                   "E7", "E7-compose"]
+                   "E7", "E7-m3", "E7-compose"]
 
 
 @pytest.mark.parametrize("name", COMPLETE_AT_CPU)
