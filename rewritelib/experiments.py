@@ -409,10 +409,11 @@ EXPERIMENTS = {e.name: e for e in [
         "cpu": {"program_length": [2], "n_instructions": [256, 512, 1024, 2048, 4096]},
     }, data=E7_DATA, **E7_READ),
     # E7's data trained 3x longer (E1-long's recipe): the quick recipe leaves even seen
-    # programs at 0.4-0.6. Provisional grid: the pilot point (docs/e7_programs.md).
+    # programs at 0.4-0.6. The grid is E7's around its transition, less 256 (0 there with
+    # the quick recipe and m = 3's long one); it sets m = 2 beside E7-m3 at one recipe.
     Experiment("E7-long", "programs-long", "Markov programs, the longer training recipe", {
         "tiny": {"program_length": [2], "n_instructions": [4, 16]},
-        "cpu": {"program_length": [2], "n_instructions": [1024]},
+        "cpu": {"program_length": [2], "n_instructions": [512, 1024, 2048, 4096]},
     }, data=E7_DATA, train=LONG_RECIPE, **E7_READ),
     # E7 with programs of 3 rules: the quick recipe learns none of them at 2,048 (not even the
     # programs trained on; its loss still falls at the end), so this trains 3x longer, as

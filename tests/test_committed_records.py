@@ -109,13 +109,17 @@ def test_docs_e7_tables_are_the_committed_records():
         assert numbers[:4] == single + mix and at("programs", 2, i, "unseen")[0] in numbers[4:], i
 
 
-def test_docs_e7_m3_table_is_the_committed_records():
-    """docs/e7_programs.md's table of E7-m3's grid: the seeds, seen and unseen means of each I
-    are the records' (a grid with seeds still missing, so it says which ones ran)."""
+@pytest.mark.parametrize("study, heading, table_after", [
+    ("programs-m3", "## Three-rule programs", "### The grid"),
+    ("programs-long", "## E7-long's grid", "| I (programs)"),
+])
+def test_docs_e7_grid_tables_are_the_committed_records(study, heading, table_after):
+    """docs/e7_programs.md's tables of E7-m3's and E7-long's grids: the seeds, seen and unseen
+    means of each I are the records' (a grid with seeds still missing says which ones ran)."""
     text = (RUNS.parent / "docs" / "e7_programs.md").read_text()
-    d = pd.read_csv(RUNS / "programs-m3" / "summary.csv")
-    section = text.split("## Three-rule programs", 1)[1].split("\n## ", 1)[0]
-    table = _doc_rows(section.split("### The grid", 1)[1])
+    d = pd.read_csv(RUNS / study / "summary.csv")
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    table = _doc_rows(table_after + section.split(table_after, 1)[1])
     assert sorted(table) == sorted(d["n_instructions"].unique())
     for i, numbers in table.items():
         runs = d[d["n_instructions"] == i]
