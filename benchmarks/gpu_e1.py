@@ -157,14 +157,19 @@ def progress(rid, logs: Path | None = None) -> int:
     return int(m[-1][0]) if m else 0
 
 
-def main():
-    OUT.mkdir(parents=True, exist_ok=True)
-    RUNS.mkdir(parents=True, exist_ok=True)
+def save_nvidia_smi(out: Path) -> None:
+    """The card, driver and memory in use, beside the records (gpu_issue31 too)."""
+    out.mkdir(parents=True, exist_ok=True)
     try:
         smi = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=20).stdout
     except (OSError, subprocess.TimeoutExpired):
         smi = "no nvidia-smi"
-    (OUT / "nvidia-smi.txt").write_text(smi)
+    (out / "nvidia-smi.txt").write_text(smi)
+
+
+def main():
+    RUNS.mkdir(parents=True, exist_ok=True)
+    save_nvidia_smi(OUT)
     deadline = T0 + TOTAL_S
 
     if os.environ.get("E1_SKIP_TP") == "1":

@@ -608,12 +608,9 @@ def main() -> None:
     STATE["versions"] = preflight()
     cfg = settings()
     STATE["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.items()}
-    OUT.mkdir(parents=True, exist_ok=True)
-    try:
-        smi = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        smi = "no nvidia-smi"
-    (OUT / "nvidia-smi.txt").write_text(smi)
+    import gpu_e1  # after preflight(): it imports rewritelib
+
+    gpu_e1.save_nvidia_smi(OUT)
     deadline = T0 + cfg["deadline_s"]
     if {"tp", "e6p"} & set(cfg["jobs"]):
         STATE["gguf"] = check_weights()
